@@ -1,0 +1,181 @@
+"""Phantoms: random ellipses, the Shepp–Logan phantom, and a user's own images.
+
+All images are float32 tensors in [0, 1] of shape ``(M, n, n)``, on the square [-1, 1]² with
+row 0 at the top (ASTRA's volume layout ``[row, col]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["random_ellipses", "ellipse_parameters", "rasterize_ellipses", "shepp_logan",
+           "load_images", "block_mean"]
+
+
+def ellipse_parameters(seed: int) -> np.ndarray:
+    """Parameters of one random ellipse phantom, drawn from ``np.random.default_rng([0, seed])``.
+
+    Returns an array ``(K, 6)`` of ``(intensity, a, b, x0, y0, phi)`` with K in 5..15 ellipses:
+    a first large ellipse as the body (intensity 0.3–0.6), then ellipses with semi-axes 0.03–0.4,
+    centres within radius 0.65 of the origin, rotations phi in [0, π) and additive intensities in
+    [−0.3, 0.6]. Lengths are in units of the half side of the image.
+    """
+    rng = np.random.default_rng([0, int(seed)])
+    k = int(rng.integers(5, 16))
+    p = np.empty((k, 6))
+    p[0] = [rng.uniform(0.3, 0.6), rng.uniform(0.6, 0.85), rng.uniform(0.5, 0.8),
+            rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05), rng.uniform(0, np.pi)]
+    for i in range(1, k):
+        r, t = 0.65 * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+        p[i] = [rng.uniform(-0.3, 0.6), rng.uniform(0.03, 0.4), rng.uniform(0.03, 0.4),
+                r * np.cos(t), r * np.sin(t), rng.uniform(0, np.pi)]
+    return p
+
+
+def rasterize_ellipses(params: np.ndarray, size: int) -> np.ndarray:
+    """Sum of ellipse indicators sampled at the pixel centres of a ``size``² grid on [-1, 1]².
+
+    Values are clipped below at 0 and zero outside the inscribed circle; not normalised.
+    """
+    c = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+    x = c[None, :]
+    y = -c[:, None]  # row 0 is the top
+    img = np.zeros((size, size))
+    for amp, a, b, x0, y0, phi in params:
+        cp, sp = np.cos(phi), np.sin(phi)
+        u = (x - x0) * cp + (y - y0) * sp
+        v = -(x - x0) * sp + (y - y0) * cp
+        img += amp * ((u / a) ** 2 + (v / b) ** 2 <= 1.0)
+    img = np.clip(img, 0.0, None)
+    img[x ** 2 + y ** 2 > 1.0] = 0.0
+    return img
+
+
+def random_ellipses(count: int, size: int, *, seed: int = 0, oversample: int = 1) -> torch.Tensor:
+    """Random ellipse phantoms, ``(count, size·oversample, size·oversample)`` float32 in [0, 1].
+
+    Phantom i is drawn from seed ``seed + i`` (see :func:`ellipse_parameters`), so phantoms do not
+    depend on ``count`` and disjoint seed ranges give disjoint sets. Each is normalised by its
+    maximum on the fine grid, so ``block_mean(random_ellipses(..., oversample=k), k)`` is the
+    same phantom on the coarse grid, in [0, 1].
+    """
+    _check_count_size(count, size)
+    if oversample < 1:
+        raise ValueError(f"oversample must be >= 1, got {oversample}")
+    n = size * oversample
+    out = np.empty((count, n, n), dtype=np.float32)
+    for i in range(count):
+        img = rasterize_ellipses(ellipse_parameters(seed + i), n)
+        m = img.max()
+        out[i] = img / m if m > 0 else img
+    return torch.from_numpy(out)
+
+
+def shepp_logan(size: int, *, oversample: int = 1) -> torch.Tensor:
+    """The (modified) Shepp–Logan phantom of scikit-image at ``size·oversample``², ``(1, n, n)``.
+
+    scikit-image's 400×400 phantom is resampled with anti-aliasing (its values lie in [0, 1]).
+    """
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import resize
+
+    _check_count_size(1, size)
+    n = size * oversample
+    img = resize(shepp_logan_phantom(), (n, n), order=1, anti_aliasing=n < 400, mode="edge")
+    return torch.from_numpy(np.clip(img, 0.0, 1.0).astype(np.float32))[None]
+
+
+def block_mean(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average ``factor``×``factor`` blocks: ``(M, kN, kN)`` → ``(M, N, N)``."""
+    if factor == 1:
+        return images
+    m, n, n2 = images.shape
+    if n % factor or n2 % factor:
+        raise ValueError(f"image side {n} is not a multiple of the factor {factor}")
+    return images.reshape(m, n // factor, factor, n2 // factor, factor).mean(dim=(2, 4))
+
+
+def load_images(path: str | Path, size: int | None = None) -> torch.Tensor:
+    """Load a user's images, ``(M, n, n)`` float32 normalised to [0, 1].
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npy`` (``(n, n)`` or ``(M, n, n)``), an ``.npz`` (its ``images`` or ``image`` key, or
+        its only array), an image file readable by scikit-image (PNG, TIFF, ...; colour is
+        converted to grey), or a folder of such files (sorted by name).
+    size : int, optional
+        Resample every image to ``size``² (anti-aliased). Images must be square unless resized.
+
+    Notes
+    -----
+    Each image is normalised to [0, 1] by its own minimum and maximum.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such image file or folder: {p}")
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"folder {p} holds no images ({', '.join(sorted(_IMAGE_SUFFIXES))})")
+        arrays = [a for f in files for a in _read(f)]
+    else:
+        arrays = _read(p)
+    from skimage.transform import resize
+
+    out = []
+    for a in arrays:
+        if size is not None and a.shape != (size, size):
+            a = resize(a, (size, size), order=1, anti_aliasing=True, mode="edge")
+        if a.shape[0] != a.shape[1]:
+            raise ValueError(f"{p}: image of shape {a.shape} is not square; pass a size to resample it")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{p}: image contains NaN or inf")
+        lo, hi = float(a.min()), float(a.max())
+        out.append((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a))
+    if len({a.shape for a in out}) != 1:
+        raise ValueError(f"{p}: images have different sizes; pass a size to resample them")
+    return torch.from_numpy(np.stack(out).astype(np.float32))
+
+
+_IMAGE_SUFFIXES = {".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".pgm"}
+
+
+def _read(f: Path) -> list[np.ndarray]:
+    suffix = f.suffix.lower()
+    try:
+        if suffix == ".npy":
+            a = np.load(f, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(f, allow_pickle=False) as z:
+                keys = [k for k in ("images", "image") if k in z] or list(z.keys())
+                if len(keys) != 1 and not {"images", "image"} & set(z.keys()):
+                    raise ValueError(f"{f}: npz holds {list(z.keys())}; store the images under 'images'")
+                a = z[keys[0]]
+        else:
+            from skimage import io
+            from skimage.color import rgb2gray, rgba2rgb
+
+            a = io.imread(f)
+            if a.ndim == 3 and a.shape[-1] == 4:
+                a = rgba2rgb(a)
+            if a.ndim == 3 and a.shape[-1] == 3:
+                a = rgb2gray(a)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"cannot read image file {f}: {exc}") from exc
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 2:
+        return [a]
+    if a.ndim == 3:
+        return list(a)
+    raise ValueError(f"{f}: expected an image (n, n) or a stack (M, n, n), got shape {a.shape}")
+
+
+def _check_count_size(count: int, size: int) -> None:
+    if int(count) < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    if int(size) < 8:
+        raise ValueError(f"size must be >= 8 pixels, got {size}")

@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ltl.cli import main
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+def test_info(capsys):
+    assert run("info", "--json") == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["ASTRA CUDA"] in ("yes", "no") and "torch" in info
+
+
+def test_simulate_and_reconstruct(tmp_path, capsys):
+    scan = tmp_path / "scan.npz"
+    assert run("simulate", "--phantom", "ellipses", "--count", 2, "--size", 32, "--range", 120,
+               "--noise", 0.01, "--seed", 3, "--out", scan) == 0
+    with np.load(scan) as z:
+        assert z["sinogram"].shape == (2, 120, 46) and z["images"].shape == (2, 32, 32)
+        meta = json.loads(str(z["meta"]))
+    assert meta["phantom_seed"] == 3 and meta["geometry"]["image_size"] == 32
+    rec = tmp_path / "rec.npz"
+    png = tmp_path / "rec.png"
+    assert run("reconstruct", scan, "--method", "fbp", "--out", rec, "--png", png) == 0
+    out = capsys.readouterr().out
+    assert "RE" in out and png.stat().st_size > 1000
+    with np.load(rec) as z:
+        assert z["reconstruction"].shape == (2, 32, 32)
+        assert json.loads(str(z["meta"]))["method"] == "fbp"
+
+
+def test_no_overwrite(tmp_path, capsys):
+    scan = tmp_path / "scan.npz"
+    assert run("simulate", "--size", 16, "--out", scan) == 0
+    before = scan.read_bytes()
+    assert run("simulate", "--size", 16, "--seed", 1, "--out", scan) == 2
+    assert "exists" in capsys.readouterr().err
+    assert scan.read_bytes() == before
+    assert run("simulate", "--size", 16, "--seed", 1, "--out", scan, "--overwrite") == 0
+    assert scan.read_bytes() != before
+
+
+@pytest.mark.parametrize(
+    "arrays, match",
+    [
+        (dict(angles=[0.0, 0.1], det_spacing=1.0, image_size=8), "sinogram"),
+        (dict(sinogram=np.zeros((2, 12)), det_spacing=1.0, image_size=8), "angles"),
+        (dict(sinogram=np.full((2, 12), np.nan), angles=[0.0, 0.1], det_spacing=1.0, image_size=8), "NaN"),
+        (dict(sinogram=np.zeros((2, 12)), angles=[0.0, np.inf], det_spacing=1.0, image_size=8), "NaN or inf"),
+        (dict(sinogram=np.zeros((2, 12)), angles=[0.1, 0.1], det_spacing=1.0, image_size=8), "repeated"),
+        (dict(sinogram=np.zeros((3, 12)), angles=[0.0, 0.1], det_spacing=1.0, image_size=8), "shape"),
+    ],
+)
+def test_bad_scan_files(tmp_path, capsys, arrays, match):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    out = tmp_path / "rec.npz"
+    assert run("reconstruct", p, "--out", out) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ltl: error:") and match in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_bad_arguments(tmp_path, capsys):
+    assert run("reconstruct", tmp_path / "missing.npz", "--out", tmp_path / "r.npz") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run("simulate", "--size", 16, "--range", -5, "--out", tmp_path / "s.npz") == 2
+    assert "angular_range_deg" in capsys.readouterr().err
+    assert run("simulate", "--size", 16, "--noise", "nan", "--out", tmp_path / "s.npz") == 2
+    assert not (tmp_path / "s.npz").exists()
+    assert run("simulate", "--phantom", tmp_path / "none.png", "--size", 16, "--out", tmp_path / "s.npz") == 2
+    scan = tmp_path / "scan.npz"
+    run("simulate", "--size", 16, "--out", scan)
+    capsys.readouterr()
+    assert run("reconstruct", scan, "--method", "magic", "--out", tmp_path / "r.npz") == 2
+    assert "valid methods" in capsys.readouterr().err
+
+
+def test_demo_small(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run("demo", "--size", 64, "--out", out) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["geometry"]["image_size"] == 64 and report["methods"]
+    assert (out / "demo.png").stat().st_size > 1000
+    assert run("demo", "--size", 64, "--out", out) == 2  # refuses to overwrite
+
+
+def test_console_entry_point():
+    r = subprocess.run([sys.executable, "-m", "ltl", "simulate", "--size", "8", "--range", "0", "--out", "x.npz"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("ltl: error:") and "Traceback" not in r.stderr
