@@ -87,14 +87,33 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _device(name: str | None):
+    """The torch device for --device: CUDA when ASTRA and torch can use it, unless told otherwise."""
+    import torch
+
+    from .operators import _astra
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() and _astra.cuda_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise UsageError(f"--device {name!r} is not a torch device; use cpu or cuda") from exc
+    if dev.type == "cuda" and not (torch.cuda.is_available() and _astra.cuda_available()):
+        raise UsageError(f"--device {name}: CUDA is not available to both torch and ASTRA here; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name}: ltl runs on cpu or cuda")
+    return dev
+
+
 def _reconstruct(method: str, scan, args):
     """Run one method on a scan; returns (reconstruction (M, N, N), settings)."""
     import torch
 
     from .operators import RadonOperator, fbp
 
-    device = torch.device(args.device) if getattr(args, "device", None) else None
-    y = scan.sinogram if device is None else scan.sinogram.to(device)
+    device = _device(getattr(args, "device", None))
+    y = scan.sinogram.to(device)
     A = RadonOperator(scan.geometry)
     if method == "fbp":
         return fbp(A, y, filter=args.filter), {"method": "fbp", "filter": args.filter}
@@ -212,7 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="fbp", help=f"one of {', '.join(METHODS)} [fbp]")
     s.add_argument("--filter", default="ram-lak", choices=["ram-lak", "shepp-logan", "cosine", "hann"],
                    help="FBP filter window [ram-lak]")
-    s.add_argument("--device", default=None, help="torch device, e.g. cuda or cpu [where the data are: cpu]")
+    s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
     s.add_argument("--out", required=True, help="reconstruction file to write (.npz)")
     s.add_argument("--png", default=None, help="also write a picture of the first slice")
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")

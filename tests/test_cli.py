@@ -96,3 +96,17 @@ def test_console_entry_point():
     r = subprocess.run([sys.executable, "-m", "ltl", "simulate", "--size", "8", "--range", "0", "--out", "x.npz"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("ltl: error:") and "Traceback" not in r.stderr
+
+
+def test_device_errors(tmp_path, capsys):
+    import torch
+
+    scan = tmp_path / "scan.npz"
+    run("simulate", "--size", 16, "--out", scan)
+    capsys.readouterr()
+    assert run("reconstruct", scan, "--device", "tpu9", "--out", tmp_path / "r.npz") == 2
+    assert "--device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert run("reconstruct", scan, "--device", "cuda", "--out", tmp_path / "r.npz") == 2
+        assert "CUDA is not available" in capsys.readouterr().err
+    assert not (tmp_path / "r.npz").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,6 +27,12 @@ def ramp_filter(det_count: int, filter: str = "ram-lak", *, device=None) -> torc
     key = filter.lower()
     if key not in FILTERS:
         raise ValueError(f"unknown filter {filter!r}; choose one of {', '.join(FILTERS)}")
+    return _ramp_filter(det_count, key).to(device)
+
+
+@functools.lru_cache(maxsize=32)
+def _ramp_filter(det_count: int, key: str) -> torch.Tensor:
+    """Cached float32 response on the CPU."""
     size = max(64, 1 << math.ceil(math.log2(2 * det_count)))
     n = torch.cat([torch.arange(0, size // 2 + 1), torch.arange(-(size // 2) + 1, 0)]).double()
     h = torch.zeros(size, dtype=torch.float64)
@@ -40,7 +47,7 @@ def ramp_filter(det_count: int, filter: str = "ram-lak", *, device=None) -> torc
         resp = resp * torch.cos(math.pi * f)
     elif key == "hann":
         resp = resp * 0.5 * (1.0 + torch.cos(2 * math.pi * f))
-    return resp.to(device=device, dtype=torch.float32)
+    return resp.to(torch.float32)
 
 
 def fbp(op: RadonOperator, sinogram: torch.Tensor, *, filter: str = "ram-lak") -> torch.Tensor:
