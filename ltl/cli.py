@@ -117,10 +117,30 @@ def _reconstruct(method: str, scan, args):
     A = RadonOperator(scan.geometry)
     if method == "fbp":
         return fbp(A, y, filter=args.filter), {"method": "fbp", "filter": args.filter}
-    raise UsageError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    from . import solvers
+
+    common = {"progress": not args.no_progress}
+    if args.iters is not None:
+        common["iters"] = args.iters
+    if method in ("sirt", "cgls"):
+        fn = solvers.sirt if method == "sirt" else solvers.cgls
+        x, info = fn(A, y, **common)
+    elif method == "tv":
+        x, info = solvers.tv(A, y, args.lam, noise=args.noise, tol=args.tol, **common)
+    elif method == "l1":
+        from .shearlets import ShearletFrame
+
+        frame = ShearletFrame(scan.geometry.image_size, scales=args.scales, device=y.device)
+        x, info = solvers.l1_shearlet(A, frame, y, args.lam, noise=args.noise, tol=args.tol, **common)
+        info.params["scales"] = frame.scales
+    else:
+        raise UsageError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    settings = {**info.params, "method": method, "solver": info.params.get("method", method),
+                "iterations": info.iterations, "converged": info.converged, "objective": list(info.objective)}
+    return x, settings
 
 
-METHODS = ("fbp",)
+METHODS = ("fbp", "sirt", "cgls", "tv", "l1")
 
 
 def _cmd_reconstruct(args) -> int:
@@ -135,6 +155,8 @@ def _cmd_reconstruct(args) -> int:
     if args.method not in METHODS:
         raise UsageError(f"unknown method {args.method!r}; valid methods: {', '.join(METHODS)}")
     scan = load_scan(args.scan)
+    if args.noise is None and isinstance((scan.meta or {}).get("noise"), (int, float)) and scan.meta["noise"] > 0:
+        args.noise = float(scan.meta["noise"])
     t0 = time.perf_counter()
     rec, settings = _reconstruct(args.method, scan, args)
     seconds = time.perf_counter() - t0
@@ -159,44 +181,60 @@ def _cmd_reconstruct(args) -> int:
 def _cmd_demo(args) -> int:
     import torch
 
+    from . import __version__, solvers
     from .data import save_reconstruction, save_scan, simulate_phantoms
     from .metrics import all_metrics
     from .operators import RadonOperator, fbp
     from .plotting import save_montage
+    from .shearlets import ShearletFrame
 
     out = Path(args.out)
-    names = ["scan.npz", "fbp.npz", "demo.png", "metrics.json"]
+    names = ["scan.npz", "reconstructions.npz", "demo.png", "metrics.json"]
     existing = [n for n in names if (out / n).exists()]
     if existing and not args.overwrite:
         raise UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
+    device = _device(args.device)
     g = _geometry(args.size, args.range, 1.0, 0.0)
-    print(f"ltl demo: Shepp–Logan, {g.describe()}, noise η={args.noise:g}")
+    print(f"ltl demo: Shepp–Logan, {g.describe()}, noise η={args.noise:g}, on {device.type}")
     scan = simulate_phantoms("shepp-logan", g, noise=args.noise, seed=args.seed)
+    y = scan.sinogram.to(device)
     A = RadonOperator(g)
+    frame = ShearletFrame(g.image_size, device=device)
+    runs = {
+        "FBP": lambda: (fbp(A, y, filter="hann").clamp(0, 1), {"filter": "hann"}),
+        "SIRT": lambda: solvers.sirt(A, y, 100, progress=not args.no_progress),
+        "TV": lambda: solvers.tv(A, y, noise=args.noise, progress=not args.no_progress),
+        "l1-shearlet": lambda: solvers.l1_shearlet(A, frame, y, noise=args.noise, progress=not args.no_progress),
+    }
     results = {}
-    for filt in ("ram-lak", "hann"):
+    for name, run in runs.items():
         t0 = time.perf_counter()
-        rec = fbp(A, scan.sinogram, filter=filt).clamp(0, 1)
+        rec, info = run()
         dt = time.perf_counter() - t0
+        rec = rec.cpu()
         m = {k: float(v[0]) for k, v in all_metrics(rec, scan.images).items()}
-        results[f"FBP ({filt})"] = {"image": rec[0], "metrics": m, "seconds": dt}
+        settings = info if isinstance(info, dict) else {"iterations": info.iterations, **info.params}
+        results[name] = {"image": rec[0], "metrics": m, "seconds": dt, "settings": settings}
+        print(f"  {name}: {dt:.1f} s")
     out.mkdir(parents=True, exist_ok=True)
     save_scan(out / "scan.npz", scan, overwrite=True)
-    best = results["FBP (ram-lak)"]["image"][None]
-    save_reconstruction(out / "fbp.npz", best, g, {"method": "fbp", "filter": "ram-lak"}, overwrite=True)
+    stack = torch.stack([v["image"] for v in results.values()])
+    save_reconstruction(out / "reconstructions.npz", stack, g,
+                        {"methods": list(results), "settings": {k: v["settings"] for k, v in results.items()}},
+                        overwrite=True)
     save_montage(out / "demo.png", {k: v["image"] for k, v in results.items()}, truth=scan.images[0],
+                 metrics={k: v["metrics"] for k, v in results.items()},
                  title=f"{g.angular_range_deg:.0f}° limited-angle scan, {g.num_angles} views, η={args.noise:g}")
-    from . import __version__
-
     report = {"geometry": g.to_dict(), "noise": args.noise, "seed": args.seed, "ltl_version": __version__,
-              "methods": {k: dict(v["metrics"], seconds=v["seconds"]) for k, v in results.items()}}
+              "device": device.type,
+              "methods": {k: dict(v["metrics"], seconds=v["seconds"], settings=v["settings"])
+                          for k, v in results.items()}}
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    print(f"{'method':<16}{'RE':>8}{'PSNR':>8}{'SSIM':>8}{'HaarPSI':>9}{'s':>8}")
+    print(f"{'method':<14}{'RE':>8}{'PSNR':>8}{'SSIM':>8}{'HaarPSI':>9}{'s':>8}")
     for k, v in results.items():
         m = v["metrics"]
-        print(f"{k:<16}{m['re']:>8.3f}{m['psnr']:>8.2f}{m['ssim']:>8.3f}{m['haarpsi']:>9.3f}{v['seconds']:>8.2f}")
-    print(f"wrote {out / 'demo.png'}, {out / 'metrics.json'}, {out / 'scan.npz'}, {out / 'fbp.npz'}")
-    del torch
+        print(f"{k:<14}{m['re']:>8.3f}{m['psnr']:>8.2f}{m['ssim']:>8.3f}{m['haarpsi']:>9.3f}{v['seconds']:>8.2f}")
+    print(f"wrote {out / 'demo.png'}, {out / 'metrics.json'}, {out / 'scan.npz'}, {out / 'reconstructions.npz'}")
     return 0
 
 
@@ -231,18 +269,35 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--method", default="fbp", help=f"one of {', '.join(METHODS)} [fbp]")
     s.add_argument("--filter", default="ram-lak", choices=["ram-lak", "shepp-logan", "cosine", "hann"],
                    help="FBP filter window [ram-lak]")
+    s.add_argument("--lam", type=float, default=None,
+                   help="λ of tv and l1 [a default that scales with the noise level]")
+    s.add_argument("--noise", type=float, default=None,
+                   help="relative noise η of the data, for the default λ [from the scan file, else estimated]")
+    s.add_argument("--iters", type=int, default=None, help="maximal iterations of sirt, cgls, tv, l1 [the solver's]")
+    s.add_argument("--tol", type=float, default=1e-3, help="relative-change tolerance of tv and l1 [1e-3]")
+    s.add_argument("--scales", type=int, default=None, help="shearlet scales of l1 [chosen for N]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
     s.add_argument("--out", required=True, help="reconstruction file to write (.npz)")
     s.add_argument("--png", default=None, help="also write a picture of the first slice")
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     s.set_defaults(func=_cmd_reconstruct)
 
-    s = sub.add_parser("demo", help="simulate a 120° Shepp–Logan scan, reconstruct, write a figure and metrics")
+    from .data.dataset import add_cli as add_dataset_cli
+    from .training import add_cli as add_train_cli
+
+    add_dataset_cli(sub)
+    add_train_cli(sub)
+
+    s = sub.add_parser("demo", help="simulate a 120° Shepp–Logan scan, reconstruct with FBP, SIRT, TV and l1-shearlet, "
+                                           "write a figure and metrics")
     s.add_argument("--out", default="ltl-demo", help="output folder [ltl-demo]")
     s.add_argument("--size", type=int, default=256, help="image size N [256]")
     s.add_argument("--range", type=float, default=120.0, help="angular range in degrees [120]")
     s.add_argument("--noise", type=float, default=0.01, help="relative Gaussian noise η [0.01]")
     s.add_argument("--seed", type=int, default=0, help="noise seed [0]")
+    s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo")
     s.set_defaults(func=_cmd_demo)
     return p

@@ -85,11 +85,11 @@ def test_bad_arguments(tmp_path, capsys):
 
 def test_demo_small(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert run("demo", "--size", 64, "--out", out) == 0
+    assert run("demo", "--size", 32, "--no-progress", "--out", out) == 0
     report = json.loads((out / "metrics.json").read_text())
-    assert report["geometry"]["image_size"] == 64 and report["methods"]
+    assert report["geometry"]["image_size"] == 32 and report["methods"]
     assert (out / "demo.png").stat().st_size > 1000
-    assert run("demo", "--size", 64, "--out", out) == 2  # refuses to overwrite
+    assert run("demo", "--size", 32, "--out", out) == 2  # refuses to overwrite
 
 
 def test_console_entry_point():
@@ -109,4 +109,30 @@ def test_device_errors(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert run("reconstruct", scan, "--device", "cuda", "--out", tmp_path / "r.npz") == 2
         assert "CUDA is not available" in capsys.readouterr().err
+    assert not (tmp_path / "r.npz").exists()
+
+
+@pytest.mark.parametrize("method", ["sirt", "cgls", "tv", "l1"])
+def test_reconstruct_iterative_methods(tmp_path, capsys, method):
+    scan = tmp_path / "scan.npz"
+    run("simulate", "--size", 24, "--count", 2, "--range", 120, "--step", 3, "--out", scan)
+    out = tmp_path / f"{method}.npz"
+    assert run("reconstruct", scan, "--method", method, "--iters", 20, "--no-progress", "--out", out) == 0
+    with np.load(out) as z:
+        rec = z["reconstruction"]
+        meta = json.loads(str(z["meta"]))
+    assert rec.shape == (2, 24, 24) and np.all(np.isfinite(rec))
+    assert meta["method"] == method and meta["iterations"] <= 20
+    if method != "cgls":
+        assert rec.min() >= 0
+
+
+def test_reconstruct_bad_lambda(tmp_path, capsys):
+    scan = tmp_path / "scan.npz"
+    run("simulate", "--size", 16, "--out", scan)
+    capsys.readouterr()
+    for method in ("tv", "l1"):
+        assert run("reconstruct", scan, "--method", method, "--lam", -1, "--out", tmp_path / "r.npz") == 2
+        err = capsys.readouterr().err
+        assert "lam" in err and err.count("\n") == 1
     assert not (tmp_path / "r.npz").exists()

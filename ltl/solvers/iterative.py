@@ -1,0 +1,217 @@
+"""Cheap linear iterations: SIRT and CGLS, batched, on the data's device."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from . import _common as C
+from ._common import SolverInfo
+
+__all__ = ["sirt", "cgls"]
+
+
+def _finish(name, x, single, k, hist_k, hist_obj, converged, rel, t0, dev, params):
+    objs = torch.stack(hist_obj).cpu() if hist_obj else torch.zeros(0, x.shape[0], dtype=torch.float64)
+    history = tuple((int(kk), tuple(float(v) for v in row.tolist())) for kk, row in zip(hist_k, objs))
+    C.sync(dev)
+    info = SolverInfo(
+        iterations=k,
+        objective=history[-1][1],
+        converged=converged,
+        seconds=time.perf_counter() - t0,
+        history=history,
+        rel_change=tuple(float(v) for v in rel.tolist()),
+        params=dict(params, method=name),
+    )
+    return (x[0] if single else x), info
+
+
+def sirt(
+    A,
+    y: torch.Tensor,
+    iters: int = 100,
+    *,
+    nonneg: bool = True,
+    tol: float = 0.0,
+    x0: torch.Tensor | None = None,
+    callback: Callable[[int, torch.Tensor], bool | None] | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, SolverInfo]:
+    """SIRT: ``f ← max(0, f + C Aᵀ R (y − A f))``, with ``R = 1/(A 1)``, ``C = 1/(Aᵀ 1)``.
+
+    Parameters
+    ----------
+    A : RadonOperator or LinearOperator
+        Images ``(B, N, N)`` → sinograms ``(B, V, D)``, with ``A.T``.
+    y : torch.Tensor, shape (V, D) or (B, V, D)
+        Sinograms; the work runs on y's device.
+    iters : int
+        Number of iterations (default 100).
+    nonneg : bool
+        Project onto f ≥ 0 after every step (default True), as ASTRA's ``MinConstraint=0``.
+    tol : float
+        Stop early when the relative change ``‖f_k − f_{k−1}‖/‖f_k‖`` of every slice is below
+        ``tol`` (checked every 10 iterations); 0 (default) runs all ``iters``.
+    x0 : torch.Tensor, shape (N, N) or (B, N, N), optional
+        Start image (default 0).
+    callback : callable, optional
+        ``callback(k, f)`` after iteration k; return True to stop.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    f : torch.Tensor, shape (N, N) or (B, N, N)
+    info : SolverInfo
+        ``objective`` is ½‖Af − y‖² (float64), recorded every iteration.
+
+    Notes
+    -----
+    R (row sums, the ray lengths) and C (column sums) are guarded: rays or pixels with a sum
+    ≤ 1e-6 of the largest get weight 0 instead of a division by zero. Without the constraint,
+    SIRT converges to the minimiser of the weighted least squares ‖Af − y‖²_R nearest to x0 in
+    the C⁻¹-norm; for consistent data that is a solution of Af = y. Step ‖C^{1/2}AᵀRA C^{1/2}‖ ≤ 1.
+    """
+    t0 = time.perf_counter()
+    yb, single = C.check_data(A, y)
+    iters = C.check_iters(iters)
+    tol = C.check_tol(tol)
+    dev = yb.device
+    b = yb.shape[0]
+    x = C.check_x0(A, x0, b, dev, nonneg)
+    ones_img = torch.ones((1, *A.domain_shape), dtype=torch.float32, device=dev)
+    ones_sino = torch.ones((1, *A.range_shape), dtype=torch.float32, device=dev)
+    rs = A(ones_img)
+    cs = A.T(ones_sino)
+    R = torch.where(rs > 1e-6 * rs.abs().max(), 1.0 / rs, torch.zeros_like(rs))
+    Cw = torch.where(cs > 1e-6 * cs.abs().max(), 1.0 / cs, torch.zeros_like(cs))
+
+    hist_k, hist_obj = [], []
+    bar = C.Progress(progress, iters, "sirt")
+    rel = torch.full((b,), float("nan"))
+    converged = False
+    k = 0
+    try:
+        while k < iters:
+            res = yb - A(x)
+            hist_k.append(k)
+            hist_obj.append(C.half_sq(res))
+            k += 1
+            x_new = x + Cw * A.T(R * res)
+            if nonneg:
+                x_new.clamp_(min=0)
+            check = tol > 0 and k % C.CHECK_EVERY == 0
+            if check:
+                rel = C.rel_change(x_new, x).cpu()
+            x = x_new
+            bar.step()
+            if check:
+                bar.show(float(rel.max()))
+                if bool((rel < tol).all()):
+                    converged = True
+                    break
+            if C.call_back(callback, k, x, single):
+                break
+    finally:
+        bar.close()
+    hist_k.append(k)
+    hist_obj.append(C.half_sq(yb - A(x)))
+    return _finish("sirt", x, single, k, hist_k, hist_obj, converged, rel, t0, dev,
+                   {"iters": iters, "nonneg": bool(nonneg), "tol": tol})
+
+
+def cgls(
+    A,
+    y: torch.Tensor,
+    iters: int = 30,
+    *,
+    tol: float = 0.0,
+    x0: torch.Tensor | None = None,
+    callback: Callable[[int, torch.Tensor], bool | None] | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, SolverInfo]:
+    """CGLS: conjugate gradients on the normal equations ``AᵀA f = Aᵀ y``, batched.
+
+    Parameters
+    ----------
+    A : RadonOperator or LinearOperator
+    y : torch.Tensor, shape (V, D) or (B, V, D)
+    iters : int
+        Number of iterations (default 30); early stopping is the regularisation, so keep it small
+        for noisy data.
+    tol : float
+        Stop when ‖Aᵀr_k‖/‖Aᵀr_0‖ < tol for every slice (checked every 10 iterations); 0 (default)
+        runs all ``iters``.
+    x0 : torch.Tensor, optional
+        Start image (default 0). No constraint is applied (CG is linear).
+    callback, progress
+        As in :func:`sirt`.
+
+    Returns
+    -------
+    f : torch.Tensor, shape (N, N) or (B, N, N)
+    info : SolverInfo
+        ``objective`` is ½‖Af − y‖² (float64), every iteration, from the recursively updated
+        residual (no extra projections). ``rel_change`` holds ‖Aᵀr_k‖/‖Aᵀr_0‖.
+
+    Notes
+    -----
+    Hestenes–Stiefel CGLS (Björck, *Numerical Methods for Least Squares Problems*, 1996, §7.4):
+    one A and one Aᵀ per iteration; step lengths per slice, so slices never mix. A slice whose
+    normal-equation residual vanishes stops moving (its steps are set to 0, no division by 0).
+    """
+    t0 = time.perf_counter()
+    yb, single = C.check_data(A, y)
+    iters = C.check_iters(iters)
+    tol = C.check_tol(tol)
+    dev = yb.device
+    b = yb.shape[0]
+    x = C.check_x0(A, x0, b, dev, nonneg=False)
+    shape_b = (b,) + (1,) * len(A.domain_shape)
+
+    def dot(u):
+        return u.reshape(b, -1).double().square().sum(dim=1)
+
+    r = yb - A(x) if x0 is not None else yb.clone()
+    s = A.T(r)
+    p = s.clone()
+    gamma = dot(s)
+    gamma0 = gamma.clamp_min(1e-300)
+    hist_k, hist_obj = [0], [C.half_sq(r)]
+    bar = C.Progress(progress, iters, "cgls")
+    rel = torch.full((b,), float("nan"))
+    converged = False
+    k = 0
+    try:
+        while k < iters:
+            k += 1
+            q = A(p)
+            qq = dot(q)
+            alpha = torch.where(qq > 0, gamma / qq.clamp_min(1e-300), torch.zeros_like(qq))
+            x = x + alpha.float().view(shape_b) * p
+            r = r - alpha.float().view((b,) + (1,) * (r.ndim - 1)) * q
+            s = A.T(r)
+            g_new = dot(s)
+            beta = torch.where(gamma > 0, g_new / gamma.clamp_min(1e-300), torch.zeros_like(gamma))
+            p = s + beta.float().view(shape_b) * p
+            gamma = g_new
+            hist_k.append(k)
+            hist_obj.append(C.half_sq(r))
+            bar.step()
+            if tol > 0 and k % C.CHECK_EVERY == 0:
+                rel = (gamma / gamma0).sqrt().float().cpu()
+                bar.show(float(rel.max()))
+                if bool((rel < tol).all()):
+                    converged = True
+                    break
+            if C.call_back(callback, k, x, single):
+                break
+    finally:
+        bar.close()
+    if rel.isnan().all():
+        rel = (gamma / gamma0).sqrt().float().cpu()
+    return _finish("cgls", x, single, k, hist_k, hist_obj, converged, rel, t0, dev,
+                   {"iters": iters, "tol": tol})

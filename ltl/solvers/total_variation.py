@@ -1,0 +1,249 @@
+"""Isotropic total variation with non-negativity: min_{f≥0} ½‖Af − y‖² + λ TV(f) by PDHG."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import torch
+
+from . import _common as C
+from ._common import SolverInfo
+
+__all__ = ["tv", "gradient", "divergence", "default_lambda_tv", "TV_LAMBDA_FACTOR"]
+
+#: c in the default λ = c·σ·κ of :func:`tv` (σ the sinogram noise std, κ = ‖A‖₂/√N), chosen on
+#: the validation ellipses (see :func:`tv`, Notes).
+TV_LAMBDA_FACTOR = 2.0
+#: Default PDHG steps (see :func:`tv`, Notes): τ = PRIMAL_STEP/‖A‖, data share θ = BALANCE.
+TV_PRIMAL_STEP = 0.1
+TV_BALANCE = 0.7
+#: ‖∇‖² ≤ 8 for forward differences with Neumann boundary.
+GRAD_NORM2 = 8.0
+
+
+def gradient(x: torch.Tensor) -> torch.Tensor:
+    """Forward differences with Neumann boundary, ``(B, N, M)`` → ``(B, 2, N, M)``.
+
+    Channel 0 is the difference along rows (down, ``x[i+1, j] − x[i, j]``), channel 1 along
+    columns (``x[i, j+1] − x[i, j]``); the last row/column difference is 0. ‖∇‖² ≤ 8.
+    """
+    g = x.new_zeros((x.shape[0], 2, *x.shape[-2:]))
+    g[:, 0, :-1, :] = x[:, 1:, :] - x[:, :-1, :]
+    g[:, 1, :, :-1] = x[:, :, 1:] - x[:, :, :-1]
+    return g
+
+
+def divergence(g: torch.Tensor) -> torch.Tensor:
+    """The negative adjoint of :func:`gradient`: ``⟨∇x, g⟩ = −⟨x, div g⟩``, ``(B, 2, N, M)`` → ``(B, N, M)``."""
+    gr, gc = g[:, 0], g[:, 1]
+    d = torch.zeros_like(gr)
+    d[:, :-1, :] += gr[:, :-1, :]
+    d[:, 1:, :] -= gr[:, :-1, :]
+    d[:, :, :-1] += gc[:, :, :-1]
+    d[:, :, 1:] -= gc[:, :, :-1]
+    return d
+
+
+def _tv_value(g: torch.Tensor) -> torch.Tensor:
+    """Σ_ij |∇x|_ij per slice in float64, ``(B,)``."""
+    return g.double().square().sum(dim=1).sqrt().sum(dim=(-2, -1))
+
+
+def default_lambda_tv(A, y: torch.Tensor, *, noise: float | Sequence[float] | None = None,
+                      factor: float = TV_LAMBDA_FACTOR) -> torch.Tensor:
+    """The default λ of :func:`tv` per sinogram: λ = c·σ·κ.
+
+    Parameters
+    ----------
+    A : RadonOperator
+    y : torch.Tensor, shape (V, D) or (B, V, D)
+    noise : float, optional
+        η, the relative Gaussian noise level (σ = η·max|y|); default: estimated from the data.
+    factor : float
+        c (default :data:`TV_LAMBDA_FACTOR`).
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+        float32 on y's device.
+    """
+    yb, _ = C.check_data(A, y)
+    return factor * C.noise_level(A, yb, noise) * C.operator_scale(A)
+
+
+def tv(
+    A,
+    y: torch.Tensor,
+    lam: float | Sequence[float] | torch.Tensor | None = None,
+    *,
+    nonneg: bool = True,
+    iters: int = 500,
+    tol: float = 1e-3,
+    x0: torch.Tensor | None = None,
+    noise: float | None = None,
+    primal_step: float = TV_PRIMAL_STEP,
+    balance: float = TV_BALANCE,
+    callback: Callable[[int, torch.Tensor], bool | None] | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, SolverInfo]:
+    """Total-variation regularised reconstruction: ``argmin_{f≥0} ½‖Af − y‖² + λ Σ_ij |∇f|_ij``.
+
+    Parameters
+    ----------
+    A : RadonOperator or LinearOperator
+        Images ``(B, N, N)`` → sinograms ``(B, V, D)``, with ``A.T`` and a cached ``A.norm()``.
+    y : torch.Tensor, shape (V, D) or (B, V, D)
+        Sinograms; the work runs on y's device.
+    lam : float, sequence of B floats, or None
+        λ > 0; None for the default λ = c·σ·κ per slice (:func:`default_lambda_tv`).
+    nonneg : bool
+        Constrain f ≥ 0 (default True).
+    iters : int
+        Maximal number of iterations (default 500).
+    tol : float
+        Stop when ``‖f_k − f_{k−1}‖ / ‖f_k‖ < tol`` for every slice, checked every 10 iterations
+        (default 1e-3, reached after 100–150 iterations at 256², 120 views); 0 runs all ``iters``.
+    x0 : torch.Tensor, shape (N, N) or (B, N, N), optional
+        Warm start; the data dual then starts at ``A x0 − y``.
+    noise : float, optional
+        η for the default λ (else σ is estimated from y).
+    primal_step : float
+        t in τ = t/‖A‖ (default 0.1).
+    balance : float
+        θ in (0, 1), the data block's share of the step condition (default 0.7).
+    callback : callable, optional
+        ``callback(k, f)`` after iteration k; return True to stop.
+    progress : bool
+        Show a tqdm bar with the iteration and the relative change.
+
+    Returns
+    -------
+    f : torch.Tensor, shape (N, N) or (B, N, N)
+        float32 on y's device.
+    info : SolverInfo
+
+    Raises
+    ------
+    ValueError
+        For y not matching ``A.range_shape``, NaN/inf in y, λ ≤ 0 or non-finite, ``iters < 1``.
+
+    Notes
+    -----
+    Isotropic TV, ``|∇f|_ij = sqrt((∇_r f)²_ij + (∇_c f)²_ij)`` with forward differences and
+    Neumann boundary (:func:`gradient`, ‖∇‖² ≤ 8). PDHG (Chambolle & Pock 2011, Alg. 1) on
+    ``K = [A; ∇]`` with the dual block steps of Pock & Chambolle (ICCV 2011):
+
+    * ``f⁺ = max(0, f + τ(div r − Aᵀp))``
+    * ``p⁺ = (p + σ_A(A(2f⁺ − f) − y)) / (1 + σ_A)``
+    * ``r⁺ = proj_{|r_ij| ≤ λ}(r + σ_D ∇(2f⁺ − f))`` (pointwise 2-norm ball)
+
+    with τ = t/‖A‖, σ_A = 0.99θ/(τ‖A‖²), σ_D = 0.99(1−θ)/(8τ), so that
+    ``τ(σ_A‖A‖² + σ_D‖∇‖²) ≤ 0.99 < 1`` — the condition τσ‖K̃‖² < 1 of the rescaled operator
+    ``K̃ = [√(σ_A/σ)A; √(σ_D/σ)∇]``. t = 0.1, θ = 0.7 were chosen on a validation ellipse at 128²
+    by the distance to a 2000-iteration solution: 2.0% after 100 and 0.9% after 200 iterations,
+    decreasing monotonically (t = 0.03, θ = 0.5: 4.4% after 100; t = 0.3: 3% after 100, with
+    oscillations). TV's slow tail lies in the directions the limited angle leaves almost free, so
+    the objective is flat there long before the image stops changing. Steps depend only on ‖A‖,
+    so a batch runs exactly like its slices (with ``tol=0``).
+
+    **Default λ.** λ = c·σ·κ with σ = η·max|y| (η given) or estimated, κ = ‖A‖₂/√N; c chosen by
+    ``scripts/bench_solvers.py --tune`` on 20 validation ellipses (seeds 10 000–10 019), 256²,
+    120° in 1° steps, η = 1%: mean PSNR (dB) of the reconstruction clipped to [0, 1]:
+
+    ===== ====== ====== ====== ======
+    c     1      2 *    4      8
+    ===== ====== ====== ====== ======
+    PSNR  31.11  31.53  31.11  30.12
+    SSIM  .9267  .9326  .9242  .9082
+    its   116    130    170    294
+    ===== ====== ====== ====== ======
+
+    Chosen (*) by mean PSNR: c = 2 (λ ≈ 7.3·σ̂ at 256², 120 views; "its": mean iterations to the
+    default tolerance, batches of 4).
+    """
+    t0 = time.perf_counter()
+    yb, single = C.check_data(A, y)
+    iters = C.check_iters(iters)
+    tol = C.check_tol(tol)
+    if len(tuple(A.domain_shape)) != 2:
+        raise ValueError(f"tv needs 2D images, the operator's domain is {tuple(A.domain_shape)}")
+    if not (math.isfinite(primal_step) and primal_step > 0 and 0 < balance < 1):
+        raise ValueError(f"primal_step must be > 0 and balance in (0, 1), got {primal_step!r}, {balance!r}")
+    dev = yb.device
+    b = yb.shape[0]
+    lam_t = default_lambda_tv(A, yb, noise=noise) if lam is None else C.check_lam(lam, b, dev)
+    x = C.check_x0(A, x0, b, dev, nonneg)
+
+    a = float(A.norm())
+    if not (math.isfinite(a) and a > 0):
+        raise ValueError(f"the operator norm must be positive and finite, got {a}")
+    tau = primal_step / a
+    sig_a = 0.99 * balance / (tau * a * a)
+    sig_d = 0.99 * (1 - balance) / (GRAD_NORM2 * tau)
+    lam_b = lam_t.view(b, 1, 1)
+    lam64 = lam_t.double()
+
+    ax = A(x)
+    gx = gradient(x)
+    p = (ax - yb) if x0 is not None else torch.zeros_like(yb)
+    r = torch.zeros_like(gx)
+
+    def objective(ax_, gx_):
+        return C.half_sq(ax_ - yb) + lam64 * _tv_value(gx_)
+
+    history = [(0, C.to_tuple(objective(ax, gx)))]
+    bar = C.Progress(progress, iters, "tv")
+    rel = torch.full((b,), float("nan"))
+    converged = False
+    k = 0
+    try:
+        while k < iters:
+            k += 1
+            x_new = x + tau * (divergence(r) - A.T(p))
+            if nonneg:
+                x_new.clamp_(min=0)
+            ax_new = A(x_new)
+            gx_new = gradient(x_new)
+            p.add_(ax_new, alpha=2 * sig_a).sub_(ax, alpha=sig_a).sub_(yb, alpha=sig_a).div_(1 + sig_a)
+            r.add_(gx_new, alpha=2 * sig_d).sub_(gx, alpha=sig_d)
+            mag = r.square().sum(dim=1).sqrt_()  # (B, N, N)
+            r.div_((mag / lam_b).clamp_(min=1.0).unsqueeze(1))
+            last = k == iters
+            check = k % C.CHECK_EVERY == 0 or last
+            if check:
+                r_dev = C.rel_change(x_new, x)
+            x, ax, gx = x_new, ax_new, gx_new
+            bar.step()
+            stop = C.call_back(callback, k, x, single)
+            if check or stop:
+                obj = objective(ax, gx)
+                if not check:
+                    r_dev = torch.full((b,), float("nan"), device=dev)
+                both = torch.cat([obj, r_dev.double()]).cpu()
+                obj_h, rel = both[:b], both[b:].float()
+                history.append((k, tuple(obj_h.tolist())))
+                bar.show(float(rel.max()), float(obj_h.sum()))
+                if tol > 0 and check and bool((rel < tol).all()):
+                    converged = True
+                    break
+            if stop:
+                break
+    finally:
+        bar.close()
+    if history[-1][0] != k:
+        history.append((k, C.to_tuple(objective(ax, gx))))
+    C.sync(dev)
+    info = SolverInfo(
+        iterations=k,
+        objective=history[-1][1],
+        converged=converged,
+        seconds=time.perf_counter() - t0,
+        history=tuple(history),
+        rel_change=tuple(float(v) for v in rel.tolist()),
+        params={"method": "tv", "lam": C.to_tuple(lam_t), "nonneg": bool(nonneg), "tau": tau,
+                "sigma_data": sig_a, "sigma_grad": sig_d, "op_norm": a, "tol": tol, "iters": iters,
+                "primal_step": float(primal_step), "balance": float(balance)},
+    )
+    return (x[0] if single else x), info
