@@ -1,0 +1,411 @@
+"""LtI, "Learning the Invisible": l1-shearlet for what the data see, a U-Net for what they cannot.
+
+``y → f_vis = l1_shearlet(A, SH, y) → SH(f_vis) → split by the visibility mask →
+U-Net(visible [, f_vis]) → invisible → f_ltl = max(0, SHᵀ(vis·SH(f_vis) + inv·prediction))``.
+
+Checkpoint format (a directory, written by :meth:`LtI.save`)
+------------------------------------------------------------
+``model.pt``    ``torch.save(state_dict)``: the U-Net's weights and normalisation buffers and the
+                mask; loaded with ``torch.load(..., weights_only=True)``
+``model.json``  metadata: format, ltl version, geometry, frame settings, visibility mask and
+                threshold, solver settings, network config, normalisation, training provenance,
+                and the SHA-256 of ``model.pt``
+Each file is written to a temporary file and moved into place with ``os.replace``; the weights
+go first, so a metadata file always describes complete weights (the hash catches a mismatch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..geometry import Geometry
+from ..data.dataset import frame_settings_of, make_frame, solver_kwargs, solver_settings_full
+from .unet import UNet
+
+__all__ = ["LtI", "MODEL_FORMAT", "WEIGHTS_NAME", "META_NAME"]
+
+MODEL_FORMAT = "ltl-lti-model"
+MODEL_FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.pt"
+META_NAME = "model.json"
+
+
+def _l1_shearlet(*args, **kwargs):
+    """The l1-shearlet solver, imported on first use (solvers are not needed to read a dataset)."""
+    from ..solvers import l1_shearlet
+
+    return l1_shearlet(*args, **kwargs)
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class LtI(nn.Module):
+    """The LtI reconstruction model for one scan geometry.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The scan geometry the model is for; other geometries are refused.
+    frame_settings : dict, optional
+        ``ShearletFrame`` settings (``scales``, ``shears``); default the frame's defaults.
+    mask : bool tensor or sequence, shape (C,), optional
+        Visible channels; default :func:`ltl.shearlets.visibility` of the frame and geometry.
+    threshold : float
+        Visibility threshold when ``mask`` is not given (default 0.5).
+    solver_settings : dict, optional
+        l1-shearlet settings (``lam``, ``iters``, ``tol``, ...); defaults from the solver.
+    width, depth, norm : see :class:`~ltl.models.UNet`.
+    use_fvis : bool
+        Feed f_vis as an extra input channel (default True).
+    provenance : dict, optional
+        JSON-safe description of the training data and run, kept in the metadata.
+
+    Attributes
+    ----------
+    frame : ShearletFrame
+    net : UNet
+        Visible channels (+ f_vis) → invisible channels, normalised.
+    mask : torch.Tensor, bool, (C,)
+        Buffer; ``vis_index`` / ``inv_index`` are the channel indices.
+
+    Notes
+    -----
+    Computation runs on the model's device (``model.to('cuda')``); inputs are moved there. The
+    shearlet frame keeps a copy of its filters on every device it meets.
+    """
+
+    def __init__(self, geometry: Geometry, *, frame_settings: dict | None = None, mask=None, threshold: float = 0.5,
+                 solver_settings: dict | None = None, width: int = 32, depth: int = 4, norm: str = "batch",
+                 use_fvis: bool = True, provenance: dict | None = None):
+        super().__init__()
+        if not isinstance(geometry, Geometry):
+            raise TypeError(f"geometry must be an ltl.Geometry, got {type(geometry).__name__}")
+        self.geometry = geometry
+        self.frame = make_frame(geometry.image_size, frame_settings)
+        c = self.frame.num_channels
+        if mask is None:
+            from ..shearlets import visibility
+
+            mask = visibility(self.frame, geometry, threshold=threshold)
+        mask = torch.as_tensor(mask).detach().to("cpu", torch.bool).reshape(-1)
+        if mask.numel() != c:
+            raise ValueError(f"mask must have one entry per frame channel ({c}), got {mask.numel()}")
+        if bool(mask.all()) or not bool(mask.any()):
+            raise ValueError("the visibility mask must mark some channels visible and some invisible; "
+                             f"for {geometry.describe()} it marks {int(mask.sum())} of {c} visible")
+        self.threshold = float(threshold)
+        self.use_fvis = bool(use_fvis)
+        self.solver_settings = solver_settings_full(solver_settings)
+        self.provenance = dict(provenance or {})
+        self.register_buffer("mask", mask)
+        self.register_buffer("vis_index", torch.nonzero(mask).flatten(), persistent=False)
+        self.register_buffer("inv_index", torch.nonzero(~mask).flatten(), persistent=False)
+        n_vis = int(mask.sum())
+        self.net = UNet(n_vis + int(self.use_fvis), c - n_vis, width=width, depth=depth, norm=norm)
+        self._A = None
+        self._filter_cache: dict = {}
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def device(self) -> torch.device:
+        return self.mask.device
+
+    @property
+    def num_visible(self) -> int:
+        return int(self.vis_index.numel())
+
+    @property
+    def num_invisible(self) -> int:
+        return int(self.inv_index.numel())
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-safe description that rebuilds this model (without weights) via :meth:`from_metadata`."""
+        from .. import __version__
+
+        net = self.net
+        return {
+            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "ltl_version": __version__,
+            "geometry": self.geometry.to_dict(), "geometry_description": self.geometry.describe(),
+            "frame": frame_settings_of(self.frame), "mask": [bool(v) for v in self.mask.cpu().tolist()],
+            "threshold": self.threshold, "solver": dict(self.solver_settings),
+            "model": {"width": net.width, "depth": net.depth, "norm": net.norm, "use_fvis": self.use_fvis,
+                      "in_channels": net.in_channels, "out_channels": net.out_channels},
+            "normalization": {k: getattr(net, k).cpu().tolist() for k in ("in_mean", "in_std", "out_mean", "out_std")},
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "LtI":
+        """A model with the architecture, mask and normalisation of ``meta`` (weights untrained)."""
+        try:
+            if meta.get("format") != MODEL_FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
+            if meta.get("format_version") != MODEL_FORMAT_VERSION:
+                raise ValueError(f"format version {meta.get('format_version')}, this ltl reads {MODEL_FORMAT_VERSION}")
+            g = Geometry.from_dict(meta["geometry"])
+            m = meta["model"]
+            model = cls(g, frame_settings=meta["frame"], mask=meta["mask"], threshold=meta.get("threshold", 0.5),
+                        solver_settings={k: v for k, v in meta["solver"].items() if k != "method"},
+                        width=int(m["width"]), depth=int(m["depth"]), norm=m["norm"], use_fvis=bool(m["use_fvis"]),
+                        provenance=meta.get("provenance"))
+            nrm = meta.get("normalization")
+            if nrm:
+                model.net.set_normalization(nrm["in_mean"], nrm["in_std"], nrm["out_mean"], nrm["out_std"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"model metadata is incomplete or malformed ({type(exc).__name__}: {exc})") from exc
+        return model
+
+    # ------------------------------------------------------------------ geometry
+    def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
+        """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
+        if geometry != self.geometry:
+            raise ValueError(
+                f"this LtI model was trained for {self.geometry.describe()}, but the {what} has "
+                f"{geometry.describe()}; use (or train) a model for the scan's geometry"
+            )
+
+    def _check_sino(self, y: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch.Tensor or an ltl Scan, got {type(y).__name__}")
+        shape = self.geometry.sino_shape
+        if y.ndim not in (2, 3) or tuple(y.shape[-2:]) != shape:
+            raise ValueError(
+                f"sinograms must have shape {shape} or (B, {shape[0]}, {shape[1]}) for the model's geometry "
+                f"{self.geometry.describe()}, got {tuple(y.shape)}; this model cannot reconstruct another geometry"
+            )
+        single = y.ndim == 2
+        return (y[None] if single else y).to(self.device, torch.float32), single
+
+    def _check_images(self, f: torch.Tensor, what: str) -> torch.Tensor:
+        n = self.geometry.image_size
+        if not isinstance(f, torch.Tensor) or f.ndim != 3 or tuple(f.shape[-2:]) != (n, n):
+            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+            raise ValueError(f"{what} must have shape (B, {n}, {n}) for {self.geometry.describe()}, got {shape}")
+        return f
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def operator(self):
+        if self._A is None:
+            from ..operators import RadonOperator
+
+            self._A = RadonOperator(self.geometry)
+        return self._A
+
+    def solve(self, y: torch.Tensor) -> torch.Tensor:
+        """f_vis = l1-shearlet reconstruction of sinograms ``(B, V, D)`` → ``(B, N, N)``."""
+        yb, single = self._check_sino(y)
+        f, _ = _l1_shearlet(self.operator, self.frame, yb, **solver_kwargs(self.solver_settings), progress=False)
+        return f[0] if single else f
+
+    def analysis(self, f: torch.Tensor, part: str = "all") -> torch.Tensor:
+        """Shearlet coefficients of images ``(B, N, N)``: all ``(B, C, N, N)``, or only the
+        ``'visible'`` / ``'invisible'`` channels (computed alone, cheaper than splitting SH(f))."""
+        if part == "all":
+            return self.frame.forward(f)
+        if part not in ("visible", "invisible"):
+            raise ValueError(f"part must be 'all', 'visible' or 'invisible', got {part!r}")
+        f = self._check_images(f, "images")
+        key = (part, str(f.device), f.dtype)
+        h = self._filter_cache.get(key)
+        if h is None:
+            idx = (self.vis_index if part == "visible" else self.inv_index).cpu()
+            h = self.frame.filters.index_select(0, idx.to(self.frame.filters.device)).to(f.device, f.dtype).contiguous()
+            self._filter_cache[key] = h
+        n = self.geometry.image_size
+        return torch.fft.irfft2(torch.fft.rfft2(f).unsqueeze(1) * h, s=(n, n))
+
+    def split(self, coeffs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C, N, N)`` → visible ``(B, C_vis, N, N)``, invisible ``(B, C_inv, N, N)``."""
+        return coeffs.index_select(1, self.vis_index.to(coeffs.device)), coeffs.index_select(1, self.inv_index.to(coeffs.device))
+
+    def network_input(self, f_vis: torch.Tensor, coeffs: torch.Tensor | None = None) -> torch.Tensor:
+        """The U-Net's raw input ``(B, C_vis [+1], N, N)``: visible channels of SH(f_vis) [and f_vis]."""
+        f_vis = self._check_images(f_vis, "f_vis")
+        vis = self.analysis(f_vis, "visible") if coeffs is None else self.split(coeffs)[0]
+        return torch.cat([vis, f_vis[:, None]], dim=1) if self.use_fvis else vis
+
+    def predict(self, f_vis: torch.Tensor, coeffs: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted invisible coefficients ``(B, C_inv, N, N)`` (raw scale) from f_vis ``(B, N, N)``."""
+        return self.net.predict(self.network_input(f_vis, coeffs))
+
+    def _full(self, base: torch.Tensor | None, prediction: torch.Tensor) -> torch.Tensor:
+        b, ci, n, _ = prediction.shape
+        if ci != self.num_invisible:
+            raise ValueError(f"prediction must have {self.num_invisible} invisible channels, got {ci}")
+        if base is None:
+            full = prediction.new_zeros(b, self.frame.num_channels, n, n)
+        else:
+            full = base.clone()
+        full[:, self.inv_index.to(prediction.device)] = prediction.to(full.dtype)
+        return full
+
+    def contribution(self, prediction: torch.Tensor) -> torch.Tensor:
+        """The network's part of the image, ``SHᵀ(inv·prediction)`` ``(B, N, N)``."""
+        return self.frame.adjoint(self._full(None, prediction.float()))
+
+    def combine(self, f_vis: torch.Tensor, prediction: torch.Tensor, *, coeffs: torch.Tensor | None = None,
+                clamp: bool = True) -> torch.Tensor:
+        """``f_ltl = max(0, SHᵀ(vis·SH(f_vis) + inv·prediction))``, ``(B, N, N)``.
+
+        Parameters
+        ----------
+        f_vis : torch.Tensor, shape (B, N, N)
+        prediction : torch.Tensor, shape (B, C_inv, N, N)
+            Invisible coefficients (raw scale, as :meth:`predict` returns).
+        coeffs : torch.Tensor, shape (B, C, N, N), optional
+            SH(f_vis) if already computed.
+        clamp : bool
+            Clip at 0 (default True).
+        """
+        f_vis = self._check_images(f_vis, "f_vis")
+        if coeffs is None:
+            coeffs = self.frame.forward(f_vis.float())
+        out = self.frame.adjoint(self._full(coeffs, prediction))
+        return out.clamp_min(0) if clamp else out
+
+    # ------------------------------------------------------------------ reconstruction
+    def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
+                    batch_size: int | None = None):
+        """Reconstruct sinograms: y → f_vis → U-Net → f_ltl.
+
+        Parameters
+        ----------
+        y : torch.Tensor ``(V, D)`` or ``(B, V, D)``, or an ltl ``Scan``
+            Sinograms of the model's geometry (a Scan's geometry is checked).
+        geometry : Geometry, optional
+            The scan's geometry, checked against the model's (``ValueError`` naming both).
+        return_parts : bool
+            Also return f_vis, the network's contribution ``SHᵀ(inv·prediction)`` and the
+            predicted coefficients.
+        batch_size : int, optional
+            Process at most this many sinograms at a time (default all at once).
+
+        Returns
+        -------
+        torch.Tensor ``(B, N, N)`` (``(N, N)`` for one sinogram), or with ``return_parts`` a dict
+        with ``f_ltl``, ``f_vis``, ``contribution`` (images) and ``prediction`` ``(B, C_inv, N, N)``,
+        on the model's device.
+        """
+        from ..data.simulate import Scan
+
+        if isinstance(y, Scan):
+            self.check_geometry(y.geometry)
+            y = y.sinogram
+        if geometry is not None:
+            self.check_geometry(geometry)
+        yb, single = self._check_sino(y)
+        if not bool(torch.isfinite(yb).all()):
+            raise ValueError("the sinograms contain NaN or inf")
+        step = yb.shape[0] if batch_size is None else int(batch_size)
+        if step < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        was_training = self.training
+        self.eval()
+        parts: dict[str, list] = {"f_ltl": [], "f_vis": [], "contribution": [], "prediction": []}
+        try:
+            with torch.no_grad():
+                for a in range(0, yb.shape[0], step):
+                    f_vis = self.solve(yb[a:a + step])
+                    coeffs = self.frame.forward(f_vis)
+                    pred = self.predict(f_vis, coeffs)
+                    parts["f_ltl"].append(self.combine(f_vis, pred, coeffs=coeffs))
+                    parts["f_vis"].append(f_vis)
+                    if return_parts:
+                        parts["contribution"].append(self.contribution(pred))
+                        parts["prediction"].append(pred)
+        finally:
+            self.train(was_training)
+        out = {k: torch.cat(v) for k, v in parts.items() if v}
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out if return_parts else out["f_ltl"]
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
+        d = Path(path)
+        if d.exists() and not d.is_dir():
+            raise ValueError(f"{d} exists and is not a directory; an LtI checkpoint is a directory")
+        d.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        _atomic_write(d / WEIGHTS_NAME, lambda f: torch.save(state, f))
+        meta = dict(self.metadata(), weights=WEIGHTS_NAME, weights_sha256=_sha256(d / WEIGHTS_NAME))
+        _atomic_write(d / META_NAME, lambda f: f.write(json.dumps(meta, indent=1).encode()))
+        return d
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
+             geometry: Geometry | None = None) -> "LtI":
+        """Load a checkpoint directory (or its ``model.json`` / ``model.pt``) written by :meth:`save`.
+
+        Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt or
+        mismatched one, or when ``geometry`` is given and differs from the model's.
+        """
+        p = Path(path)
+        d = p.parent if p.name in (WEIGHTS_NAME, META_NAME) else p
+        meta_p, weights_p = d / META_NAME, d / WEIGHTS_NAME
+        for q in (meta_p, weights_p):
+            if not q.exists():
+                raise FileNotFoundError(f"LtI checkpoint {d}: {q.name} not found; pass a directory written by "
+                                        "LtI.save or `ltl train` (RUN_DIR/model)")
+        try:
+            meta = json.loads(meta_p.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{meta_p} is not valid JSON ({exc}); the checkpoint is corrupt, re-save it") from exc
+        if not isinstance(meta, dict):
+            raise ValueError(f"{meta_p} does not hold LtI metadata")
+        want = meta.get("weights_sha256")
+        if want and _sha256(weights_p) != want:
+            raise ValueError(f"{weights_p} does not match the hash in {meta_p} (a partial or mixed checkpoint); "
+                             "re-save the model")
+        try:
+            model = cls.from_metadata(meta)
+        except ValueError as exc:
+            raise ValueError(f"{meta_p}: {exc}") from exc
+        if geometry is not None:
+            model.check_geometry(geometry)
+        try:
+            state = torch.load(weights_p, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{weights_p} is not a readable torch state dict ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}); re-save the model") from exc
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{weights_p} does not fit the architecture in {meta_p} ({str(exc).splitlines()[0]})") from exc
+        if map_location is not None:
+            model.to(map_location)
+        return model
+
+    def extra_repr(self) -> str:
+        return (f"{self.geometry.describe()}; {self.frame.num_channels} channels, {self.num_visible} visible, "
+                f"{self.num_invisible} invisible; f_vis input: {self.use_fvis}")

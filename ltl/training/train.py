@@ -1,0 +1,559 @@
+"""Training LtI's U-Net: loss on the invisible shearlet coefficients, validation on the combined image.
+
+Run directory (``TrainConfig.out``)
+-----------------------------------
+``checkpoint.pt``  the training state after the last finished epoch (model state and metadata,
+                   optimizer, LR schedule, AMP scaler, RNG states, epoch, history, config),
+                   written atomically; loaded with ``torch.load(weights_only=True)``
+``model/``         the LtI model after the last epoch (:meth:`ltl.models.LtI.save`)
+``best/``          the LtI model with the lowest validation loss so far
+``log.csv``, ``log.json``, ``curves.png``, ``config.json``
+
+Determinism: every random choice of an epoch (the sampler's permutation, the patch crops) is
+drawn from generators seeded by ``(seed, epoch[, rank])``, and the RNG states are saved, so a run
+resumed from a checkpoint ends with the same weights as one that was never interrupted (on the
+CPU; cuDNN kernels may be non-deterministic on the GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import distributed as D
+from .runlog import atomic_bytes, plot_history, write_logs
+
+__all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "train", "training_pair", "load_checkpoint",
+           "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "ltl-train-checkpoint"
+# settings that must agree between a run and its resumption
+_RESUME_KEYS = ("data", "val_data", "batch_size", "lr", "weight_decay", "schedule", "width", "depth", "norm",
+                "use_fvis", "threshold", "amp", "seed", "patch", "grad_clip", "norm_samples")
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """The training loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run.
+
+    Attributes
+    ----------
+    data : str
+        Dataset file (:func:`ltl.data.dataset.make_dataset`); its ``train`` split is used.
+    out : str
+        Run directory.
+    val_data : str, optional
+        Validation dataset file (its ``val`` split); default the ``val`` split of ``data``.
+    epochs, batch_size, lr, weight_decay
+        Adam with ``lr`` and ``weight_decay``; ``batch_size`` per process.
+    schedule : {'cosine', 'constant'}
+        Learning-rate schedule over ``epochs`` (default cosine annealing to 0).
+    width, depth, norm, use_fvis, threshold
+        U-Net width and depth, its normalisation layers, whether f_vis is an extra input, and the
+        visibility threshold of the mask.
+    amp : bool
+        Mixed precision (float16 autocast and GradScaler) on CUDA; ignored on the CPU.
+    seed : int
+        Seeds the initial weights, the sampler and the crops.
+    patch : int, optional
+        Train on random ``patch × patch`` crops of the coefficient maps (default whole images).
+    num_workers : int
+        DataLoader worker processes.
+    device : str, optional
+        Default: ``cuda:LOCAL_RANK`` when available, else CPU.
+    resume : bool
+        Continue from ``out/checkpoint.pt`` (a fresh run if there is none).
+    grad_clip : float, optional
+        Clip the gradient norm.
+    norm_samples : int
+        Training samples used to fit the per-channel normalisation (default 256).
+    max_train_samples, max_val_samples : int, optional
+        Use only the first samples of each split (quick runs, tests).
+    progress : bool
+        tqdm bar over each epoch's batches (rank 0).
+    """
+
+    data: str
+    out: str
+    val_data: str | None = None
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    width: int = 32
+    depth: int = 4
+    norm: str = "batch"
+    use_fvis: bool = True
+    threshold: float = 0.5
+    amp: bool = False
+    seed: int = 0
+    patch: int | None = None
+    num_workers: int = 0
+    device: str | None = None
+    resume: bool = False
+    grad_clip: float | None = None
+    norm_samples: int = 256
+    max_train_samples: int | None = None
+    max_val_samples: int | None = None
+    progress: bool = True
+
+    def validate(self) -> None:
+        def pos_int(name, lo=1, optional=False):
+            v = getattr(self, name)
+            if optional and v is None:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+
+        for name in ("epochs", "batch_size", "width", "norm_samples"):
+            pos_int(name)
+        pos_int("depth", 0)
+        pos_int("num_workers", 0)
+        pos_int("seed", 0)
+        pos_int("patch", 8, optional=True)
+        pos_int("max_train_samples", 1, optional=True)
+        pos_int("max_val_samples", 1, optional=True)
+        for name in ("lr",):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"grad_clip must be a positive number, got {self.grad_clip!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (on every rank)."""
+
+    run_dir: Path
+    model: Any  # LtI, unwrapped, on the training device
+    history: list = field(default_factory=list)
+    checkpoint: Path | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# pieces
+# --------------------------------------------------------------------------------------------
+
+
+def training_pair(model, f_vis: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw network input and raw target (the invisible coefficients of the truth).
+
+    ``f_vis, truth`` ``(B, N, N)`` → ``x (B, C_vis[+1], N, N)``, ``t (B, C_inv, N, N)``.
+    """
+    return model.network_input(f_vis), model.analysis(truth, "invisible")
+
+
+def _crop(x: torch.Tensor, t: torch.Tensor, p: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    b, _, h, w = x.shape
+    if p >= h and p >= w:
+        return x, t
+    p = min(p, h, w)
+    i = torch.randint(0, h - p + 1, (b,), generator=gen).tolist()
+    j = torch.randint(0, w - p + 1, (b,), generator=gen).tolist()
+    xs = torch.stack([x[k, :, i[k]:i[k] + p, j[k]:j[k] + p] for k in range(b)])
+    ts = torch.stack([t[k, :, i[k]:i[k] + p, j[k]:j[k] + p] for k in range(b)])
+    return xs, ts
+
+
+def _epoch_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _rng_state(device: torch.device) -> dict:
+    st = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state(device)
+    return st
+
+
+def _set_rng_state(st: dict, device: torch.device) -> None:
+    torch.set_rng_state(st["torch"])
+    random.setstate(st["python"])
+    if device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(st["cuda"], device)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a training checkpoint (``weights_only=True``) with clear errors."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / CHECKPOINT_NAME
+    if not p.exists():
+        raise FileNotFoundError(f"training checkpoint {p} not found")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{p} is not a readable training checkpoint ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); delete it to start over") from exc
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{p} is not an ltl training checkpoint")
+    return ck
+
+
+def _subset(ds, limit: int | None):
+    if limit is None or limit >= len(ds):
+        return ds
+    return torch.utils.data.Subset(ds, range(limit))
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------------------------
+
+
+def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = None) -> TrainResult:
+    """Train LtI's U-Net on a dataset file; see :class:`TrainConfig` and the module notes.
+
+    Under ``torchrun --nproc_per_node=K`` every process runs this function: the data are sharded
+    with a ``DistributedSampler``, the network is wrapped in ``DistributedDataParallel`` (NCCL on
+    GPUs, gloo on the CPU), and rank 0 writes the run directory. With one process the same code
+    runs without the wrapper.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    callback : callable, optional
+        ``callback(epoch, row)`` after each epoch's checkpoint is written (``epoch`` counts from 1;
+        ``row`` the logged values). Raising in it stops training (the checkpoint stays).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing/corrupt data or checkpoint, incompatible resume, bad settings.
+    NonFiniteLossError
+        The loss became NaN/inf (a ``ValueError``); the last good checkpoint is kept.
+    """
+    from ..data.dataset import LtIDataset, check_disjoint
+    from ..metrics import all_metrics
+    from ..models import LtI
+
+    config.validate()
+    run_dir = Path(config.out)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is a file; pass a directory for the run")
+    if ckpt_path.exists() and not config.resume:
+        raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out")
+
+    info = D.setup(config.device)
+    opened: list = []
+    try:
+        dev = info.device
+        train_full = LtIDataset(config.data, split="train")
+        opened.append(train_full)
+        val_full = LtIDataset(config.val_data or config.data, split="val")
+        opened.append(val_full)
+        if val_full.geometry != train_full.geometry:
+            raise ValueError(f"the validation data ({val_full.geometry.describe()}) and the training data "
+                             f"({train_full.geometry.describe()}) have different geometries")
+        for key in ("frame", "solver", "noise", "phantom"):
+            if val_full.settings[key] != train_full.settings[key]:
+                raise ValueError(f"the validation data differ from the training data in {key!r}: "
+                                 f"{val_full.settings[key]} vs {train_full.settings[key]}")
+        check_disjoint(train_full, val_full)
+        train_ds = _subset(train_full, config.max_train_samples)
+        val_ds = _subset(val_full, config.max_val_samples)
+
+        ck = None
+        if config.resume and ckpt_path.exists():
+            ck = load_checkpoint(ckpt_path)
+            old = ck["config"]
+            for k in _RESUME_KEYS + (("epochs",) if config.schedule == "cosine" else ()):
+                a, b = old.get(k), getattr(config, k)
+                if k in ("data", "val_data") and a is not None and b is not None:
+                    a, b = str(Path(a).resolve()), str(Path(b).resolve())
+                if a != b:
+                    raise ValueError(f"cannot resume {run_dir}: it was run with {k}={old.get(k)!r}, now {k}={getattr(config, k)!r}; "
+                                     "resume with the same settings or choose another --out")
+        elif config.resume and info.main:
+            print(f"ltl train: no checkpoint in {run_dir}; starting a new run")
+
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        if ck is not None:
+            model = LtI.from_metadata(ck["model_meta"])
+            model.check_geometry(train_full.geometry, "training data")
+            model.load_state_dict(ck["model"])
+        else:
+            prov = {"train_data": train_full.provenance(), "val_data": val_full.provenance(),
+                    "train_config": config.to_dict()}
+            model = LtI(train_full.geometry, frame_settings=train_full.frame_settings,
+                        solver_settings=train_full.solver_settings, threshold=config.threshold,
+                        width=config.width, depth=config.depth, norm=config.norm, use_fvis=config.use_fvis,
+                        provenance=prov)
+        model.to(dev)
+        net = model.net
+
+        if ck is None:
+            _fit_normalization(model, train_ds, config, dev)
+
+        params = list(net.parameters())
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        if config.schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+        use_amp = bool(config.amp and dev.type == "cuda")
+        if config.amp and not use_amp and info.main:
+            print("ltl train: --amp has no effect on the CPU; training in float32")
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        start_epoch = 0
+        history: list[dict] = []
+        best = math.inf
+        baseline = None
+        if ck is not None:
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            scaler.load_state_dict(ck["scaler"])
+            start_epoch = int(ck["epoch"])
+            history = list(ck["history"])
+            best = float(ck.get("best", math.inf))
+            baseline = ck.get("baseline")
+            _set_rng_state(ck["rng"], dev)
+
+        if info.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ddp_net = DDP(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+        else:
+            ddp_net = net
+
+        sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank,
+                                                      shuffle=True, seed=config.seed)
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=config.batch_size, sampler=sampler,
+                                             num_workers=config.num_workers, pin_memory=dev.type == "cuda",
+                                             persistent_workers=False)
+        val_idx = list(range(info.rank, len(val_ds), info.world_size))
+        val_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(val_ds, val_idx), batch_size=config.batch_size,
+                                                 shuffle=False, num_workers=config.num_workers)
+
+        if info.main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_bytes(run_dir / "config.json", json.dumps(config.to_dict(), indent=1).encode())
+
+        for epoch in range(start_epoch, config.epochs):
+            t0 = time.perf_counter()
+            sampler.set_epoch(epoch)
+            gen = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch, info.rank))
+            net.train()
+            loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+            steps = seen = 0
+            bar = None
+            if config.progress and info.main:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                           dynamic_ncols=True, leave=False)
+            for batch in loader:
+                f_vis = batch["f_vis"].to(dev, non_blocking=True)
+                truth = batch["truth"].to(dev, non_blocking=True)
+                with torch.no_grad():
+                    x, t = training_pair(model, f_vis, truth)
+                    if config.patch is not None:
+                        x, t = _crop(x, t, config.patch, gen)
+                    target = net.normalize_target(t)
+                with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
+                    z = ddp_net(x)
+                loss = F.mse_loss(z.float(), target)
+                bad = not bool(torch.isfinite(loss))
+                if D.any_flag(bad, info):
+                    last = f"{ckpt_path} (after epoch {start_epoch if not history else history[-1]['epoch']})" \
+                        if ckpt_path.exists() else "none (no epoch finished yet)"
+                    seeds = batch["seed"].tolist()
+                    raise NonFiniteLossError(
+                        f"training stopped: the loss is {'not finite on another rank' if not bad else float(loss.detach())} "
+                        f"at epoch {epoch + 1}, step {steps + 1} (batch seeds {seeds[:8]}{'...' if len(seeds) > 8 else ''}); "
+                        f"the last good checkpoint is {last}. Check the data for NaN/inf, lower --lr or set a "
+                        "gradient clip, then --resume"
+                    )
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if config.grad_clip is not None:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                loss_sum += loss.detach().double()
+                steps += 1
+                seen += x.shape[0]
+                if bar is not None:
+                    bar.update(1)
+                    if steps % 10 == 0:
+                        bar.set_postfix(loss=f"{float(loss):.4g}")
+            if bar is not None:
+                bar.close()
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            train_seconds = time.perf_counter() - t0
+            tot = D.all_reduce_sum(torch.stack([loss_sum.cpu(), torch.tensor(float(steps), dtype=torch.float64),
+                                                torch.tensor(float(seen), dtype=torch.float64)]), info)
+            train_loss = float(tot[0] / max(tot[1], 1))
+
+            D.broadcast_buffers(net, info)
+            val, base = _validate(model, val_loader, dev, info, all_metrics, need_baseline=baseline is None)
+            if baseline is None:
+                baseline = base
+            row = {"epoch": epoch + 1, "steps": int(tot[1]) // info.world_size, "train_loss": train_loss,
+                   "val_loss": val["loss"], "val_re": val["re"], "val_psnr": val["psnr"], "val_ssim": val["ssim"],
+                   "val_haarpsi": val["haarpsi"], **{f"fvis_{k}": v for k, v in baseline.items()},
+                   "lr": lr, "seconds": time.perf_counter() - t0,
+                   "samples_per_s": float(tot[2]) / train_seconds if train_seconds > 0 else float("nan")}
+            history.append(row)
+            improved = val["loss"] < best
+            best = min(best, val["loss"])
+            if info.main:
+                model.provenance = dict(model.provenance, epochs_trained=epoch + 1, last_epoch=row)
+                state = {
+                    "format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "model_meta": model.metadata(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "scaler": scaler.state_dict(), "rng": _rng_state(dev), "history": history, "best": best,
+                    "baseline": baseline, "config": config.to_dict(), "world_size": info.world_size,
+                }
+                _save_checkpoint(ckpt_path, state)
+                model.save(run_dir / "model")
+                if improved:
+                    model.save(run_dir / "best")
+                extra = {"config": config.to_dict(), "data": model.provenance.get("train_data"),
+                         "world_size": info.world_size, "device": str(dev)}
+                write_logs(run_dir, history, extra)
+                plot_history(run_dir / "curves.png", history)
+                print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4g}, val loss {val['loss']:.4g}, "
+                      f"PSNR {val['psnr']:.2f} dB (f_vis {baseline['psnr']:.2f}), SSIM {val['ssim']:.3f}, "
+                      f"HaarPSI {val['haarpsi']:.3f}, RE {val['re']:.4f}, {row['samples_per_s']:.1f} samples/s")
+            D.barrier(info)
+            if callback is not None:
+                callback(epoch + 1, row)
+        return TrainResult(run_dir, model, history, ckpt_path)
+    finally:
+        for ds in opened:
+            ds.close()
+        D.teardown(info)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_bytes(path, buf.getvalue())
+
+
+@torch.no_grad()
+def _fit_normalization(model, ds, config: TrainConfig, dev: torch.device) -> None:
+    from ..models import channel_stats
+
+    k = min(config.norm_samples, len(ds))
+    sub = torch.utils.data.Subset(ds, range(k))
+    loader = torch.utils.data.DataLoader(sub, batch_size=config.batch_size, shuffle=False, num_workers=0)
+    xs, ts = [], []
+    for batch in loader:
+        x, t = training_pair(model, batch["f_vis"].to(dev), batch["truth"].to(dev))
+        xs.append(x.cpu())
+        ts.append(t.cpu())
+    in_mean, in_std = channel_stats(xs)
+    out_mean, out_std = channel_stats(ts)
+    model.net.set_normalization(in_mean, in_std, out_mean, out_std)
+
+
+@torch.no_grad()
+def _validate(model, loader, dev, info, all_metrics, need_baseline: bool):
+    net = model.net
+    net.eval()
+    keys = ("re", "psnr", "ssim", "haarpsi")
+    acc = torch.zeros(2 + 2 * len(keys), dtype=torch.float64)  # loss_sum, count, metrics, baseline metrics
+    for batch in loader:
+        f_vis = batch["f_vis"].to(dev)
+        truth = batch["truth"].to(dev)
+        coeffs = model.analysis(f_vis)
+        x = model.network_input(f_vis, coeffs)
+        t = model.analysis(truth, "invisible")
+        z = net(x)
+        loss = F.mse_loss(z.float(), net.normalize_target(t), reduction="none").mean(dim=(1, 2, 3))
+        f_ltl = model.combine(f_vis, net.denormalize(z.float()), coeffs=coeffs)
+        m = all_metrics(f_ltl.clamp(0, 1).float(), truth)
+        acc[0] += loss.double().sum().cpu()
+        acc[1] += f_vis.shape[0]
+        for i, k in enumerate(keys):
+            acc[2 + i] += m[k].double().sum().cpu()
+        if need_baseline:
+            mb = all_metrics(f_vis.clamp(0, 1).float(), truth)
+            for i, k in enumerate(keys):
+                acc[2 + len(keys) + i] += mb[k].double().sum().cpu()
+    acc = D.all_reduce_sum(acc, info)
+    n = max(float(acc[1]), 1.0)
+    val = {"loss": float(acc[0]) / n, **{k: float(acc[2 + i]) / n for i, k in enumerate(keys)}}
+    base = {k: float(acc[2 + len(keys) + i]) / n for i, k in enumerate(keys)} if need_baseline else None
+    return val, base
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def _cmd_train(args) -> int:
+    cfg = TrainConfig(data=args.data, out=args.out, val_data=args.val_data, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, width=args.width, depth=args.depth, amp=args.amp,
+                      seed=args.seed, patch=args.patch, num_workers=args.num_workers, device=args.device,
+                      resume=args.resume, schedule=args.schedule, grad_clip=args.grad_clip,
+                      use_fvis=not args.no_fvis, progress=not args.no_progress)
+    res = train(cfg)
+    if res.history and int(os.environ.get("RANK", 0)) == 0:
+        print(f"wrote {res.run_dir}/model (LtI checkpoint), checkpoint.pt, log.csv, log.json, curves.png")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``ltl train`` on an argparse subparsers object."""
+    d = TrainConfig(data="", out="")
+    s = subparsers.add_parser("train", help="train LtI's U-Net on a dataset file (torchrun for several GPUs)")
+    s.add_argument("--data", required=True, help="dataset file (.h5) from `ltl dataset make`; its train split is used")
+    s.add_argument("--val-data", default=None, help="validation dataset file [the val split of --data]")
+    s.add_argument("--out", required=True, help="run directory (checkpoint, model, logs)")
+    s.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs [{d.epochs}]")
+    s.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size per process [{d.batch_size}]")
+    s.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate [{d.lr:g}]")
+    s.add_argument("--schedule", default=d.schedule, choices=["cosine", "constant"], help=f"LR schedule [{d.schedule}]")
+    s.add_argument("--width", type=int, default=d.width, help=f"U-Net channels at the first level [{d.width}]")
+    s.add_argument("--depth", type=int, default=d.depth, help=f"U-Net downsamplings [{d.depth}]")
+    s.add_argument("--patch", type=int, default=None, help="train on random PATCH×PATCH crops [whole images]")
+    s.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    s.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm [off]")
+    s.add_argument("--no-fvis", action="store_true", help="do not feed f_vis as an extra input channel")
+    s.add_argument("--seed", type=int, default=d.seed, help=f"seed [{d.seed}]")
+    s.add_argument("--num-workers", type=int, default=d.num_workers, help=f"DataLoader workers [{d.num_workers}]")
+    s.add_argument("--device", default=None, help="torch device [cuda:LOCAL_RANK if available, else cpu]")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_train)

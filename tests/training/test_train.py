@@ -1,0 +1,151 @@
+"""The training loop: a step lowers the loss, runs write their directory, resume is exact, DDP keeps
+replicas equal, NaN stops cleanly, errors are clear."""
+
+import argparse
+import csv
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltl.data.dataset import LtIDataset
+from ltl.models import LtI
+from ltl.training import (CHECKPOINT_NAME, NonFiniteLossError, TrainConfig, add_cli, load_checkpoint, train,
+                          training_pair)
+
+TINY = dict(width=4, depth=2, batch_size=4, progress=False, norm_samples=8)
+
+
+def _cfg(data, out, **kw):
+    return TrainConfig(data=str(data), out=str(out), **{**TINY, **kw})
+
+
+def _state(model):
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def test_one_step_lowers_the_loss(small_data):
+    torch.manual_seed(0)
+    ds = LtIDataset(small_data, "train")
+    model = LtI(ds.geometry, frame_settings=ds.frame_settings, width=4, depth=2)
+    batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
+    x, t = training_pair(model, batch["f_vis"], batch["truth"])
+    net = model.net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    target = net.normalize_target(t)
+    loss0 = F.mse_loss(net(x), target)
+    opt.zero_grad()
+    loss0.backward()
+    opt.step()
+    loss1 = F.mse_loss(net(x), target)
+    assert float(loss1.detach()) < float(loss0.detach())
+
+
+def test_run_directory_and_model(small_data, tmp_path):
+    res = train(_cfg(small_data, tmp_path / "run", epochs=2, patch=16))
+    run = tmp_path / "run"
+    for name in ("checkpoint.pt", "log.csv", "log.json", "curves.png", "config.json", "model/model.pt",
+                 "model/model.json", "best/model.json"):
+        assert (run / name).exists(), name
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for key in ("train_loss", "val_loss", "val_re", "val_psnr", "val_ssim", "val_haarpsi", "fvis_psnr", "samples_per_s"):
+        assert np.isfinite(float(rows[-1][key])), key
+    log = json.loads((run / "log.json").read_text())
+    assert len(log["history"]) == 2 and log["config"]["patch"] == 16
+    model = LtI.load(run / "model")
+    assert model.provenance["epochs_trained"] == 2
+    assert model.provenance["train_data"]["split"] == "train"
+    assert model.provenance["train_data"]["seed_ranges"] == [[0, 8]]
+    assert model.provenance["val_data"]["seed_ranges"] == [[10000, 10004]]
+    for k, v in _state(res.model).items():
+        assert torch.equal(model.state_dict()[k], v), k
+    assert model.net.out_std.ne(1).any()  # normalisation was fitted
+    ck = load_checkpoint(run)
+    assert ck["epoch"] == 2 and len(ck["history"]) == 2
+
+
+def test_resume_is_exact(small_data, tmp_path):
+    kw = dict(epochs=3, patch=16, lr=3e-3)
+    ref = train(_cfg(small_data, tmp_path / "a", **kw))
+
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(small_data, tmp_path / "b", **kw), callback=interrupt)
+    assert load_checkpoint(tmp_path / "b")["epoch"] == 1
+    with pytest.raises(ValueError, match="--resume"):
+        train(_cfg(small_data, tmp_path / "b", **kw))
+    with pytest.raises(ValueError, match="lr=0.003.*lr=0.001"):
+        train(_cfg(small_data, tmp_path / "b", **dict(kw, lr=1e-3), resume=True))
+    res = train(_cfg(small_data, tmp_path / "b", **kw, resume=True))
+    want, got = _state(ref.model), _state(res.model)
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
+    assert [r["train_loss"] for r in res.history] == [r["train_loss"] for r in ref.history]
+
+
+def test_nan_stops_and_keeps_the_checkpoint(small_data, tmp_path):
+    data = tmp_path / "d.h5"
+    shutil.copy(small_data, data)
+    cfg = _cfg(data, tmp_path / "run", epochs=1, schedule="constant")
+    train(cfg)
+    ck = tmp_path / "run" / CHECKPOINT_NAME
+    before = ck.read_bytes()
+    with h5py.File(data, "r+") as f:
+        f["f_vis"][2] = np.nan
+    cfg.epochs, cfg.resume = 2, True
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 2.*last good checkpoint .*checkpoint.pt \(after epoch 1\)"):
+        train(cfg)
+    assert ck.read_bytes() == before
+    assert load_checkpoint(ck)["epoch"] == 1
+    assert isinstance(NonFiniteLossError("x"), ValueError)
+
+
+def test_clear_errors(small_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.h5"):
+        train(_cfg(tmp_path / "nope.h5", tmp_path / "r"))
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\0" * 100)
+    with pytest.raises(ValueError, match="not a readable HDF5"):
+        train(_cfg(bad, tmp_path / "r"))
+    with pytest.raises(ValueError, match="batch_size"):
+        train(_cfg(small_data, tmp_path / "r", batch_size=0))
+    (tmp_path / "r2").mkdir()
+    (tmp_path / "r2" / CHECKPOINT_NAME).write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable training checkpoint"):
+        train(_cfg(small_data, tmp_path / "r2", resume=True))
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "r3")
+
+
+def test_cli_registration(small_data, tmp_path):
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command", required=True)
+    add_cli(sub)
+    args = p.parse_args(["train", "--data", str(small_data), "--out", str(tmp_path / "run"), "--epochs", "1",
+                         "--width", "4", "--depth", "1", "--batch-size", "4", "--patch", "16", "--no-progress",
+                         "--lr", "0.002", "--seed", "3"])
+    assert args.func(args) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (cfg["width"], cfg["depth"], cfg["patch"], cfg["lr"], cfg["seed"]) == (4, 1, 16, 0.002, 3)
+    args = p.parse_args(["train", "--data", str(small_data), "--out", str(tmp_path / "run"), "--epochs", "1"])
+    with pytest.raises(ValueError, match="--resume"):
+        args.func(args)
+
+
+@pytest.mark.gpu
+def test_amp_training_on_cuda(small_data, tmp_path):
+    res = train(_cfg(small_data, tmp_path / "run", epochs=2, device="cuda", amp=True, patch=16))
+    assert next(res.model.net.parameters()).device.type == "cuda"
+    assert all(np.isfinite(r["train_loss"]) and np.isfinite(r["val_psnr"]) for r in res.history)
+    ck = load_checkpoint(tmp_path / "run")
+    assert ck["scaler"] and ck["scaler"]["scale"] > 0 and "cuda" in ck["rng"]
+    back = train(_cfg(small_data, tmp_path / "run", epochs=2, device="cuda", amp=True, patch=16, resume=True))
+    assert len(back.history) == 2  # nothing left to do
