@@ -413,7 +413,12 @@ class ShearletFrame:
         if x.shape[0] == 0:  # MKL rejects empty FFT batches
             return x.new_zeros(0, self.num_channels, *x.shape[-2:])
         filt = self._filters_for(x.device, x.dtype)
-        out = _forward_paired(x, filt["pair"], self.num_channels) if "pair" in filt else _forward_rfft(x, filt["half"])
+        if "pair" in filt:
+            # CPU: one image at a time keeps the (C/2, N, N) complex intermediate in cache
+            out = torch.cat([_forward_paired(x[i:i + 1], filt["pair"], self.num_channels)
+                             for i in range(x.shape[0])])
+        else:
+            out = _forward_rfft(x, filt["half"])
         return out[0] if single else out
 
     __call__ = forward
@@ -437,7 +442,11 @@ class ShearletFrame:
         if x.shape[0] == 0:
             return x.new_zeros(0, *x.shape[-2:])
         filt = self._filters_for(x.device, x.dtype)
-        out = _adjoint_rfft(x, filt["half"], filt.get("half_complex"))
+        if x.device.type == "cpu":  # one image at a time: cache-sized intermediates
+            out = torch.cat([_adjoint_rfft(x[i:i + 1], filt["half"], filt.get("half_complex"))
+                             for i in range(x.shape[0])])
+        else:
+            out = _adjoint_rfft(x, filt["half"], filt.get("half_complex"))
         return out[0] if single else out
 
     inverse = adjoint
