@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 
 __all__ = ["LinearOperator", "power_norm"]
 
 
-class LinearOperator:
+class LinearOperator(ABC):
     """Base class of ltl's linear maps on batched torch tensors.
 
-    Subclasses implement ``_apply`` and ``_apply_adjoint`` on tensors of shape
-    ``(B, *domain_shape)`` and ``(B, *range_shape)``; this class adds unbatched input,
-    the cached adjoint ``.T`` and a power-iteration norm.
+    Subclasses implement :meth:`forward` and :meth:`adjoint` on tensors of shape
+    ``(B, *domain_shape)`` and ``(B, *range_shape)``; this class adds ``A(x)``, the cached
+    adjoint ``.T`` and a power-iteration norm.
     """
 
     domain_shape: tuple[int, ...]
@@ -21,11 +23,13 @@ class LinearOperator:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
 
+    @abstractmethod
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract
+        """Apply the operator to a batch ``(B, *domain_shape)`` or one element ``domain_shape``."""
 
+    @abstractmethod
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract
+        """Apply the adjoint to a batch ``(B, *range_shape)`` or one element ``range_shape``."""
 
     @property
     def T(self) -> "LinearOperator":
