@@ -117,6 +117,19 @@ def _reconstruct(method: str, scan, args):
     A = RadonOperator(scan.geometry)
     if method == "fbp":
         return fbp(A, y, filter=args.filter), {"method": "fbp", "filter": args.filter}
+    if method == "ltl":
+        from .models import LtI
+
+        ckpt = args.checkpoint or DEFAULT_CHECKPOINT
+        if not Path(ckpt).exists():
+            raise UsageError(f"checkpoint {ckpt} not found; train one with `ltl train` and pass --checkpoint RUN_DIR/model"
+                             if args.checkpoint else
+                             "no demo model ships with this version of ltl yet; train one with `ltl train` and pass "
+                             "--checkpoint RUN_DIR/model")
+        model = LtI.load(ckpt, map_location=y.device)
+        parts = model.reconstruct(y, geometry=scan.geometry, return_parts=True)
+        args._extra = {"f_vis": parts["f_vis"].cpu(), "contribution": parts["contribution"].cpu()}
+        return parts["f_ltl"], {"method": "ltl", "checkpoint": str(ckpt)}
     from . import solvers
 
     common = {"progress": not args.no_progress}
@@ -140,7 +153,9 @@ def _reconstruct(method: str, scan, args):
     return x, settings
 
 
-METHODS = ("fbp", "sirt", "cgls", "tv", "l1")
+METHODS = ("fbp", "sirt", "cgls", "tv", "l1", "ltl")
+#: Where the shipped demo model will live (``ltl reconstruct --method ltl`` without --checkpoint).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "demo-model"
 
 
 def _cmd_reconstruct(args) -> int:
@@ -163,7 +178,7 @@ def _cmd_reconstruct(args) -> int:
     rec = rec.cpu()
     settings["seconds"] = seconds
     settings["scan"] = str(args.scan)
-    save_reconstruction(out, rec, scan.geometry, settings, overwrite=args.overwrite)
+    save_reconstruction(out, rec, scan.geometry, settings, overwrite=args.overwrite, **getattr(args, "_extra", {}))
     msg = f"wrote {out}: {args.method} of {rec.shape[0]} scan(s) in {seconds:.2f} s"
     if scan.images is not None:
         m = all_metrics(rec.clamp(0, 1), scan.images)
@@ -276,6 +291,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--iters", type=int, default=None, help="maximal iterations of sirt, cgls, tv, l1 [the solver's]")
     s.add_argument("--tol", type=float, default=1e-3, help="relative-change tolerance of tv and l1 [1e-3]")
     s.add_argument("--scales", type=int, default=None, help="shearlet scales of l1 [chosen for N]")
+    s.add_argument("--checkpoint", default=None,
+                   help="LtI model directory for --method ltl (RUN_DIR/model or RUN_DIR/best from ltl train)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
     s.add_argument("--out", required=True, help="reconstruction file to write (.npz)")

@@ -136,3 +136,32 @@ def test_reconstruct_bad_lambda(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "lam" in err and err.count("\n") == 1
     assert not (tmp_path / "r.npz").exists()
+
+
+def test_reconstruct_ltl_with_a_checkpoint(tmp_path, capsys):
+    import torch
+
+    from ltl import Geometry
+    from ltl.models import LtI
+
+    scan = tmp_path / "scan.npz"
+    run("simulate", "--size", 24, "--count", 2, "--range", 120, "--step", 4, "--out", scan)
+    g = Geometry.limited_angle(24, angular_range_deg=120, step_deg=4)
+    torch.manual_seed(0)
+    LtI(g, width=4, depth=1, solver_settings=dict(iters=5, tol=0)).save(tmp_path / "model")
+    out = tmp_path / "ltl.npz"
+    assert run("reconstruct", scan, "--method", "ltl", "--checkpoint", tmp_path / "model", "--out", out) == 0
+    with np.load(out) as z:
+        assert z["reconstruction"].shape == z["f_vis"].shape == z["contribution"].shape == (2, 24, 24)
+        assert z["reconstruction"].min() >= 0
+    # a scan of another geometry is refused, naming both
+    other = tmp_path / "other.npz"
+    run("simulate", "--size", 24, "--range", 90, "--step", 4, "--out", other)
+    capsys.readouterr()
+    assert run("reconstruct", other, "--method", "ltl", "--checkpoint", tmp_path / "model",
+               "--out", tmp_path / "o.npz") == 2
+    err = capsys.readouterr().err
+    assert "geometry" in err.lower() and err.count("\n") == 1
+    assert run("reconstruct", scan, "--method", "ltl", "--checkpoint", tmp_path / "nope",
+               "--out", tmp_path / "o.npz") == 2
+    assert not (tmp_path / "o.npz").exists()
