@@ -222,7 +222,13 @@ class Progress:
         if enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="it", leave=False, dynamic_ncols=True)
+            import sys
+
+            # In a log file (not a terminal) a redraw per iteration buries the output: redraw
+            # at most every 5 s there.
+            interval = 0.1 if sys.stderr.isatty() else 5.0
+            self.bar = tqdm(total=total, desc=desc, unit="it", leave=False, dynamic_ncols=True,
+                            mininterval=interval)
 
     def step(self, n: int = 1) -> None:
         if self.bar is not None:
