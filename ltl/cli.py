@@ -108,8 +108,6 @@ def _device(name: str | None):
 
 def _reconstruct(method: str, scan, args):
     """Run one method on a scan; returns (reconstruction (M, N, N), settings)."""
-    import torch
-
     from .operators import RadonOperator, fbp
 
     device = _device(getattr(args, "device", None))

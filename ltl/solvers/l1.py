@@ -10,6 +10,7 @@ import torch
 
 from . import _common as C
 from ._common import SolverInfo
+from .pdhg import pdhg
 
 __all__ = ["l1_shearlet", "shearlet_weights", "default_lambda_l1", "L1_LAMBDA_FACTOR", "L1_WEIGHT_GROWTH"]
 
@@ -233,69 +234,16 @@ def l1_shearlet(
 
     bound = (lam_t.view(b, 1) * w.view(1, -1)).view(b, nchan, 1, 1)  # (B, C, 1, 1)
     neg_bound = -bound
-    wl = (lam_t.view(b, 1).double() * w.view(1, -1).double())  # (B, C) for the objective
+    wl = lam_t.view(b, 1).double() * w.view(1, -1).double()  # (B, C) for the objective
 
-    ax = A(x)
-    sx = frame.forward(x)
-    p = (ax - yb) if x0 is not None else torch.zeros_like(yb)
-    q = torch.zeros_like(sx)
+    def project(q):  # onto {|q_c| ≤ λw_c}: the conjugate of λ‖w⊙·‖₁
+        torch.clamp_(q, min=neg_bound, max=bound)
 
-    def objective(ax_, sx_):
-        l1 = sx_.abs().sum(dim=(-2, -1), dtype=torch.float64)  # (B, C)
-        return C.half_sq(ax_ - yb) + (l1 * wl).sum(dim=1)
+    def reg_value(sx):
+        return (sx.abs().sum(dim=(-2, -1), dtype=torch.float64) * wl).sum(dim=1)
 
-    history = [(0, C.to_tuple(objective(ax, sx)))]
-    bar = C.Progress(progress, iters, "l1-shearlet")
-    rel = torch.full((b,), float("nan"))
-    converged = False
-    k = 0
-    try:
-        while k < iters:
-            k += 1
-            x_new = x - tau * (A.T(p) + frame.adjoint(q))
-            if nonneg:
-                x_new.clamp_(min=0)
-            ax_new = A(x_new)
-            sx_new = frame.forward(x_new)
-            # p⁺ = (p + σ_A(2Ax⁺ − Ax − y)) / (1 + σ_A)
-            p.add_(ax_new, alpha=2 * sig_a).sub_(ax, alpha=sig_a).sub_(yb, alpha=sig_a).div_(1 + sig_a)
-            # q⁺ = clip(q + σ_S(2SHx⁺ − SHx), ±λw)
-            q.add_(sx_new, alpha=2 * sig_s).sub_(sx, alpha=sig_s)
-            torch.clamp_(q, min=neg_bound, max=bound)
-            last = k == iters
-            check = k % C.CHECK_EVERY == 0 or last
-            if check:
-                r_dev = C.rel_change(x_new, x)
-            x, ax, sx = x_new, ax_new, sx_new
-            bar.step()
-            stop = C.call_back(callback, k, x, single)
-            if check or stop:
-                obj = objective(ax, sx)
-                if not check:
-                    r_dev = torch.full((b,), float("nan"), device=dev)
-                both = torch.cat([obj, r_dev.double()]).cpu()
-                obj_h, rel = both[:b], both[b:].float()
-                history.append((k, tuple(obj_h.tolist())))
-                bar.show(float(rel.max()), float(obj_h.sum()))
-                if tol > 0 and check and bool((rel < tol).all()):
-                    converged = True
-                    break
-            if stop:
-                break
-    finally:
-        bar.close()
-    if history[-1][0] != k:
-        history.append((k, C.to_tuple(objective(ax, sx))))
-    C.sync(dev)
-    info = SolverInfo(
-        iterations=k,
-        objective=history[-1][1],
-        converged=converged,
-        seconds=time.perf_counter() - t0,
-        history=tuple(history),
-        rel_change=tuple(float(v) for v in rel.tolist()),
-        params={"method": "l1-shearlet", "lam": C.to_tuple(lam_t), "weights": C.to_tuple(w),
-                "nonneg": bool(nonneg), "tau": tau, "sigma_data": sig_a, "sigma_coef": sig_s, "op_norm": a,
-                "tol": tol, "iters": iters, "primal_step": float(primal_step), "balance": float(balance)},
-    )
-    return (x[0] if single else x), info
+    params = {"method": "l1-shearlet", "lam": C.to_tuple(lam_t), "weights": C.to_tuple(w), "sigma_coef": sig_s,
+              "op_norm": a, "primal_step": float(primal_step), "balance": float(balance)}
+    return pdhg(A, yb, x, K=frame.forward, KT=frame.adjoint, project=project, reg_value=reg_value, tau=tau,
+                sigma_data=sig_a, sigma_reg=sig_s, warm=x0 is not None, nonneg=nonneg, iters=iters, tol=tol,
+                callback=callback, single=single, progress=progress, name="l1-shearlet", params=params, t0=t0)

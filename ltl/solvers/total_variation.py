@@ -10,6 +10,7 @@ import torch
 
 from . import _common as C
 from ._common import SolverInfo
+from .pdhg import pdhg
 
 __all__ = ["tv", "gradient", "divergence", "default_lambda_tv", "TV_LAMBDA_FACTOR"]
 
@@ -185,65 +186,15 @@ def tv(
     lam_b = lam_t.view(b, 1, 1)
     lam64 = lam_t.double()
 
-    ax = A(x)
-    gx = gradient(x)
-    p = (ax - yb) if x0 is not None else torch.zeros_like(yb)
-    r = torch.zeros_like(gx)
+    def project(r):  # onto {|r_ij|₂ ≤ λ}: the conjugate of λ·TV (isotropic)
+        mag = r.square().sum(dim=1).sqrt_()  # (B, N, N)
+        r.div_((mag / lam_b).clamp_(min=1.0).unsqueeze(1))
 
-    def objective(ax_, gx_):
-        return C.half_sq(ax_ - yb) + lam64 * _tv_value(gx_)
+    def grad_adjoint(r):  # ∇ᵀ = −div
+        return -divergence(r)
 
-    history = [(0, C.to_tuple(objective(ax, gx)))]
-    bar = C.Progress(progress, iters, "tv")
-    rel = torch.full((b,), float("nan"))
-    converged = False
-    k = 0
-    try:
-        while k < iters:
-            k += 1
-            x_new = x + tau * (divergence(r) - A.T(p))
-            if nonneg:
-                x_new.clamp_(min=0)
-            ax_new = A(x_new)
-            gx_new = gradient(x_new)
-            p.add_(ax_new, alpha=2 * sig_a).sub_(ax, alpha=sig_a).sub_(yb, alpha=sig_a).div_(1 + sig_a)
-            r.add_(gx_new, alpha=2 * sig_d).sub_(gx, alpha=sig_d)
-            mag = r.square().sum(dim=1).sqrt_()  # (B, N, N)
-            r.div_((mag / lam_b).clamp_(min=1.0).unsqueeze(1))
-            last = k == iters
-            check = k % C.CHECK_EVERY == 0 or last
-            if check:
-                r_dev = C.rel_change(x_new, x)
-            x, ax, gx = x_new, ax_new, gx_new
-            bar.step()
-            stop = C.call_back(callback, k, x, single)
-            if check or stop:
-                obj = objective(ax, gx)
-                if not check:
-                    r_dev = torch.full((b,), float("nan"), device=dev)
-                both = torch.cat([obj, r_dev.double()]).cpu()
-                obj_h, rel = both[:b], both[b:].float()
-                history.append((k, tuple(obj_h.tolist())))
-                bar.show(float(rel.max()), float(obj_h.sum()))
-                if tol > 0 and check and bool((rel < tol).all()):
-                    converged = True
-                    break
-            if stop:
-                break
-    finally:
-        bar.close()
-    if history[-1][0] != k:
-        history.append((k, C.to_tuple(objective(ax, gx))))
-    C.sync(dev)
-    info = SolverInfo(
-        iterations=k,
-        objective=history[-1][1],
-        converged=converged,
-        seconds=time.perf_counter() - t0,
-        history=tuple(history),
-        rel_change=tuple(float(v) for v in rel.tolist()),
-        params={"method": "tv", "lam": C.to_tuple(lam_t), "nonneg": bool(nonneg), "tau": tau,
-                "sigma_data": sig_a, "sigma_grad": sig_d, "op_norm": a, "tol": tol, "iters": iters,
-                "primal_step": float(primal_step), "balance": float(balance)},
-    )
-    return (x[0] if single else x), info
+    params = {"method": "tv", "lam": C.to_tuple(lam_t), "sigma_grad": sig_d, "op_norm": a,
+              "primal_step": float(primal_step), "balance": float(balance)}
+    return pdhg(A, yb, x, K=gradient, KT=grad_adjoint, project=project, reg_value=lambda g: lam64 * _tv_value(g),
+                tau=tau, sigma_data=sig_a, sigma_reg=sig_d, warm=x0 is not None, nonneg=nonneg, iters=iters,
+                tol=tol, callback=callback, single=single, progress=progress, name="tv", params=params, t0=t0)

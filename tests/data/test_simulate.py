@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ltl import Geometry, RadonOperator
-from ltl.data import (add_noise, load_scan, random_ellipses, save_scan, simulate, simulate_phantoms)
+from ltl.data import (add_noise, load_scan, save_scan, simulate, simulate_phantoms)
 
 
 G = Geometry.limited_angle(32, angular_range_deg=120, step_deg=3)

@@ -1,7 +1,6 @@
 """The solvers follow the data's device (CUDA only where available)."""
 
 import pytest
-import torch
 
 from ltl.solvers import cgls, l1_shearlet, sirt, tv
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from ltl.operators import power_norm
 from ltl.solvers import default_lambda_tv, tv
 from ltl.solvers.total_variation import divergence, gradient
 
