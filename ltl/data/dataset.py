@@ -45,13 +45,13 @@ import inspect
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
+from .._io import temporary_sibling
 from ..geometry import Geometry
 
 __all__ = [
@@ -281,9 +281,7 @@ def _settings(f, path: Path) -> dict:
 def _create(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometry) -> None:
     """Create an empty dataset skeleton atomically (temporary file + rename)."""
     h5py = _h5()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".h5.tmp")
-    os.close(fd)
+    tmp = temporary_sibling(path, ".h5.tmp")
     try:
         m = int(seeds.size)
         n = geometry.image_size

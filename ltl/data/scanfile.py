@@ -11,13 +11,12 @@ JSON string with the method and its settings.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._io import atomic_write
 from ..geometry import Geometry
 from .simulate import Scan
 
@@ -34,16 +33,7 @@ def atomic_savez(path: str | Path, *, overwrite: bool = False, **arrays) -> Path
         raise ValueError(f"output file must end in .npz, got {p.name}")
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.stem}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return atomic_write(p, lambda f: np.savez_compressed(f, **arrays), suffix=".npz")
 
 
 def _geometry_arrays(g: Geometry) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+
+from .._io import atomic_write
 
 __all__ = ["COLUMNS", "write_logs", "plot_history", "atomic_bytes"]
 
@@ -17,15 +17,7 @@ COLUMNS = ("epoch", "steps", "train_loss", "val_loss", "val_re", "val_psnr", "va
 
 
 def atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: f.write(data))
 
 
 def write_logs(run_dir: Path, history: Sequence[dict], extra: dict[str, Any]) -> None:

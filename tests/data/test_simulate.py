@@ -76,3 +76,14 @@ def test_scan_file_errors(tmp_path):
         load_scan(tmp_path / "corrupt.npz")
     with pytest.raises(FileNotFoundError):
         load_scan(tmp_path / "missing.npz")
+
+
+def test_written_files_have_default_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        p = save_scan(tmp_path / "s.npz", simulate_phantoms("ellipses", G, count=1, seed=0))
+    finally:
+        os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == 0o644  # like open(path, "w"), not mkstemp's 0o600

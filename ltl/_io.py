@@ -1,0 +1,46 @@
+"""Atomic file writes: a temporary file in the target folder, then a rename.
+
+A crash never leaves half a file under the final name, and the file gets the permissions a plain
+``open(path, 'w')`` would give (``tempfile.mkstemp`` alone creates it readable by its owner only).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+__all__ = ["atomic_write", "temporary_sibling", "default_permissions"]
+
+
+def default_permissions(path: str | os.PathLike) -> None:
+    """Give ``path`` the mode of a newly created file under the current umask (0o666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def temporary_sibling(path: Path, suffix: str = ".tmp") -> Path:
+    """An empty, closed temporary file next to ``path`` with default permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    default_permissions(tmp)
+    return Path(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, suffix: str = ".tmp") -> Path:
+    """Call ``write(f)`` on a temporary binary file, flush it to disk and rename it to ``path``."""
+    p = Path(path)
+    tmp = temporary_sibling(p, suffix)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
