@@ -273,3 +273,21 @@ def call_back(callback: Callable | None, k: int, x: torch.Tensor, single: bool) 
     if callback is None:
         return False
     return bool(callback(k, x[0] if single else x))
+
+
+def finish(x: torch.Tensor, single: bool, k: int, history, converged: bool, rel: torch.Tensor, t0: float,
+           params: dict) -> tuple[torch.Tensor, SolverInfo]:
+    """Synchronise x's device and return ``(x, SolverInfo)``; ``history`` is ``[(k, objectives), ...]``."""
+    import time
+
+    sync(x.device)
+    info = SolverInfo(
+        iterations=k,
+        objective=tuple(history[-1][1]),
+        converged=converged,
+        seconds=time.perf_counter() - t0,
+        history=tuple((int(kk), tuple(obj)) for kk, obj in history),
+        rel_change=tuple(float(v) for v in rel.tolist()),
+        params=params,
+    )
+    return (x[0] if single else x), info

@@ -13,20 +13,10 @@ from ._common import SolverInfo
 __all__ = ["sirt", "cgls"]
 
 
-def _finish(name, x, single, k, hist_k, hist_obj, converged, rel, t0, dev, params):
+def _finish(name, x, single, k, hist_k, hist_obj, converged, rel, t0, params):
     objs = torch.stack(hist_obj).cpu() if hist_obj else torch.zeros(0, x.shape[0], dtype=torch.float64)
-    history = tuple((int(kk), tuple(float(v) for v in row.tolist())) for kk, row in zip(hist_k, objs))
-    C.sync(dev)
-    info = SolverInfo(
-        iterations=k,
-        objective=history[-1][1],
-        converged=converged,
-        seconds=time.perf_counter() - t0,
-        history=history,
-        rel_change=tuple(float(v) for v in rel.tolist()),
-        params=dict(params, method=name),
-    )
-    return (x[0] if single else x), info
+    history = [(kk, tuple(float(v) for v in row.tolist())) for kk, row in zip(hist_k, objs)]
+    return C.finish(x, single, k, history, converged, rel, t0, dict(params, method=name))
 
 
 def sirt(
@@ -119,7 +109,7 @@ def sirt(
         bar.close()
     hist_k.append(k)
     hist_obj.append(C.half_sq(yb - A(x)))
-    return _finish("sirt", x, single, k, hist_k, hist_obj, converged, rel, t0, dev,
+    return _finish("sirt", x, single, k, hist_k, hist_obj, converged, rel, t0,
                    {"iters": iters, "nonneg": bool(nonneg), "tol": tol})
 
 
@@ -213,5 +203,5 @@ def cgls(
         bar.close()
     if rel.isnan().all():
         rel = (gamma / gamma0).sqrt().float().cpu()
-    return _finish("cgls", x, single, k, hist_k, hist_obj, converged, rel, t0, dev,
+    return _finish("cgls", x, single, k, hist_k, hist_obj, converged, rel, t0,
                    {"iters": iters, "tol": tol})

@@ -10,7 +10,7 @@ import torch
 
 from . import _common as C
 from ._common import SolverInfo
-from .pdhg import pdhg
+from .pdhg import pdhg, pdhg_steps
 
 __all__ = ["l1_shearlet", "shearlet_weights", "default_lambda_l1", "L1_LAMBDA_FACTOR", "L1_WEIGHT_GROWTH"]
 
@@ -203,8 +203,6 @@ def l1_shearlet(
     dev = yb.device
     b = yb.shape[0]
     nchan = int(getattr(frame, "num_channels", 0) or len(frame.channels))
-    if not (math.isfinite(primal_step) and primal_step > 0 and 0 < balance < 1):
-        raise ValueError(f"primal_step must be > 0 and balance in (0, 1), got {primal_step!r}, {balance!r}")
 
     if weights is None:
         w = shearlet_weights(frame)
@@ -225,12 +223,7 @@ def l1_shearlet(
         lam_t = C.check_lam(lam, b, dev)
     x = C.check_x0(A, x0, b, dev, nonneg)
 
-    a = float(A.norm())
-    if not (math.isfinite(a) and a > 0):
-        raise ValueError(f"the operator norm must be positive and finite, got {a}")
-    tau = primal_step / a
-    sig_a = 0.99 * balance / (tau * a * a)
-    sig_s = 0.99 * (1 - balance) / tau
+    a, tau, sig_a, sig_s = pdhg_steps(A, primal_step, balance, 1.0)  # ‖SH‖ = 1 (Parseval)
 
     bound = (lam_t.view(b, 1) * w.view(1, -1)).view(b, nchan, 1, 1)  # (B, C, 1, 1)
     neg_bound = -bound

@@ -13,7 +13,7 @@ comes without extra transforms.
 
 from __future__ import annotations
 
-import time
+import math
 from typing import Callable
 
 import torch
@@ -21,7 +21,22 @@ import torch
 from . import _common as C
 from ._common import SolverInfo
 
-__all__ = ["pdhg"]
+__all__ = ["pdhg", "pdhg_steps"]
+
+
+def pdhg_steps(A, primal_step: float, balance: float, reg_norm2: float) -> tuple[float, float, float, float]:
+    """Step sizes ``(‖A‖, τ, σ_A, σ_K)`` with ``τ = t/‖A‖``, ``σ_A = 0.99θ/(τ‖A‖²)`` and
+    ``σ_K = 0.99(1−θ)/(τ‖K‖²)``, so that ``τ(σ_A‖A‖² + σ_K‖K‖²) = 0.99 < 1``.
+
+    ``primal_step`` is t > 0, ``balance`` θ ∈ (0, 1) the data block's share, ``reg_norm2`` ‖K‖².
+    """
+    if not (math.isfinite(primal_step) and primal_step > 0 and 0 < balance < 1):
+        raise ValueError(f"primal_step must be > 0 and balance in (0, 1), got {primal_step!r}, {balance!r}")
+    a = float(A.norm())
+    if not (math.isfinite(a) and a > 0):
+        raise ValueError(f"the operator norm must be positive and finite, got {a}")
+    tau = primal_step / a
+    return a, tau, 0.99 * balance / (tau * a * a), 0.99 * (1 - balance) / (tau * reg_norm2)
 
 
 def pdhg(
@@ -102,14 +117,5 @@ def pdhg(
         bar.close()
     if history[-1][0] != k:
         history.append((k, C.to_tuple(objective(ax, kx))))
-    C.sync(dev)
-    info = SolverInfo(
-        iterations=k,
-        objective=history[-1][1],
-        converged=converged,
-        seconds=time.perf_counter() - t0,
-        history=tuple(history),
-        rel_change=tuple(float(v) for v in rel.tolist()),
-        params=dict(params, tau=tau, sigma_data=sigma_data, tol=tol, iters=iters, nonneg=bool(nonneg)),
-    )
-    return (x[0] if single else x), info
+    return C.finish(x, single, k, history, converged, rel, t0,
+                    dict(params, tau=tau, sigma_data=sigma_data, tol=tol, iters=iters, nonneg=bool(nonneg)))

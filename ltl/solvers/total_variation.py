@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable, Sequence
 
@@ -10,7 +9,7 @@ import torch
 
 from . import _common as C
 from ._common import SolverInfo
-from .pdhg import pdhg
+from .pdhg import pdhg, pdhg_steps
 
 __all__ = ["tv", "gradient", "divergence", "default_lambda_tv", "TV_LAMBDA_FACTOR"]
 
@@ -170,19 +169,12 @@ def tv(
     tol = C.check_tol(tol)
     if len(tuple(A.domain_shape)) != 2:
         raise ValueError(f"tv needs 2D images, the operator's domain is {tuple(A.domain_shape)}")
-    if not (math.isfinite(primal_step) and primal_step > 0 and 0 < balance < 1):
-        raise ValueError(f"primal_step must be > 0 and balance in (0, 1), got {primal_step!r}, {balance!r}")
     dev = yb.device
     b = yb.shape[0]
     lam_t = default_lambda_tv(A, yb, noise=noise) if lam is None else C.check_lam(lam, b, dev)
     x = C.check_x0(A, x0, b, dev, nonneg)
 
-    a = float(A.norm())
-    if not (math.isfinite(a) and a > 0):
-        raise ValueError(f"the operator norm must be positive and finite, got {a}")
-    tau = primal_step / a
-    sig_a = 0.99 * balance / (tau * a * a)
-    sig_d = 0.99 * (1 - balance) / (GRAD_NORM2 * tau)
+    a, tau, sig_a, sig_d = pdhg_steps(A, primal_step, balance, GRAD_NORM2)
     lam_b = lam_t.view(b, 1, 1)
     lam64 = lam_t.double()
 
