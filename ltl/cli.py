@@ -63,6 +63,21 @@ def _geometry(size: int, range_deg: float, step: float, center: float):
     return Geometry.limited_angle(size, angular_range_deg=range_deg, step_deg=step, center_deg=center)
 
 
+def add_scan_options(s: argparse.ArgumentParser) -> None:
+    """The options of a simulated limited-angle scan: --size --range --step --center --noise --photons."""
+    s.add_argument("--size", type=int, default=256, help="image size N in pixels [256]")
+    s.add_argument("--range", type=float, default=120.0, help="angular range in degrees [120]")
+    s.add_argument("--step", type=float, default=1.0, help="angular step in degrees [1]")
+    s.add_argument("--center", type=float, default=0.0, help="centre of the angular range in degrees [0]")
+    s.add_argument("--noise", type=float, default=0.01, help="relative Gaussian noise η, σ = η·max|y| [0.01]")
+    s.add_argument("--photons", type=float, default=None, help="Poisson noise with I0 photons per ray [off]")
+
+
+def geometry_from_args(args):
+    """The Geometry of :func:`add_scan_options`' arguments."""
+    return _geometry(args.size, args.range, args.step, args.center)
+
+
 def _check_out(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise UsageError(f"{path} exists; choose another --out or pass --overwrite")
@@ -75,7 +90,7 @@ def _cmd_simulate(args) -> int:
     _check_out(out, args.overwrite)
     if args.count < 1:
         raise UsageError(f"--count must be >= 1, got {args.count}")
-    g = _geometry(args.size, args.range, args.step, args.center)
+    g = geometry_from_args(args)
     t0 = time.perf_counter()
     scan = simulate_phantoms(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons,
                              seed=args.seed)
@@ -266,12 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--phantom", default="ellipses",
                    help="'ellipses', 'shepp-logan', or an image file/folder (.npy, .npz, PNG, TIFF) [ellipses]")
     s.add_argument("--count", type=int, default=1, help="number of random phantoms [1]")
-    s.add_argument("--size", type=int, default=256, help="image size N in pixels [256]")
-    s.add_argument("--range", type=float, default=120.0, help="angular range in degrees [120]")
-    s.add_argument("--step", type=float, default=1.0, help="angular step in degrees [1]")
-    s.add_argument("--center", type=float, default=0.0, help="centre of the angular range in degrees [0]")
-    s.add_argument("--noise", type=float, default=0.01, help="relative Gaussian noise η, σ = η·max|y| [0.01]")
-    s.add_argument("--photons", type=float, default=None, help="Poisson noise with I0 photons per ray [off]")
+    add_scan_options(s)
     s.add_argument("--seed", type=int, default=0, help="seed of phantoms and noise [0]")
     s.add_argument("--out", required=True, help="scan file to write (.npz)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")

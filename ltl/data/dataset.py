@@ -751,7 +751,9 @@ def _cmd_make(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".h5", ".hdf5"):
         raise ValueError(f"--out must end in .h5 or .hdf5, got {out.name}")
-    g = Geometry.limited_angle(args.size, angular_range_deg=args.range, step_deg=args.step, center_deg=args.center)
+    from ..cli import geometry_from_args
+
+    g = geometry_from_args(args)
     solver = {k: v for k, v in (("lam", args.lam), ("iters", args.iters), ("tol", args.tol)) if v is not None}
     frame = {"scales": args.scales} if args.scales is not None else None
     t0 = time.perf_counter()
@@ -792,6 +794,8 @@ def _cmd_info(args) -> int:
 
 def add_cli(subparsers) -> None:
     """Register ``ltl dataset make|merge|info`` on an argparse subparsers object."""
+    from ..cli import add_scan_options
+
     p = subparsers.add_parser("dataset", help="make and inspect HDF5 training sets (phantoms, sinograms, f_vis)")
     sub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
 
@@ -802,12 +806,7 @@ def add_cli(subparsers) -> None:
     s.add_argument("--val-count", type=int, default=0, help=f"extra validation samples, seeds from {VAL_SEEDS.start} [0]")
     s.add_argument("--test-count", type=int, default=0, help=f"extra test samples, seeds from {TEST_SEEDS.start} [0]")
     s.add_argument("--seed", type=int, default=0, help="first seed [0]")
-    s.add_argument("--size", type=int, default=256, help="image size N [256]")
-    s.add_argument("--range", type=float, default=120.0, help="angular range in degrees [120]")
-    s.add_argument("--step", type=float, default=1.0, help="angular step in degrees [1]")
-    s.add_argument("--center", type=float, default=0.0, help="centre of the angular range in degrees [0]")
-    s.add_argument("--noise", type=float, default=0.01, help="relative Gaussian noise η [0.01]")
-    s.add_argument("--photons", type=float, default=None, help="Poisson noise with I0 photons per ray [off]")
+    add_scan_options(s)
     s.add_argument("--lam", type=float, default=None, help="l1-shearlet λ [the solver's default]")
     s.add_argument("--iters", type=int, default=None, help="l1-shearlet iterations [the solver's default]")
     s.add_argument("--tol", type=float, default=None, help="l1-shearlet tolerance [the solver's default]")
