@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from ltl.cli import main
 
@@ -90,6 +91,36 @@ def test_demo_small(tmp_path, capsys):
     assert report["geometry"]["image_size"] == 32 and report["methods"]
     assert (out / "demo.png").stat().st_size > 1000
     assert run("demo", "--size", 32, "--out", out) == 2  # refuses to overwrite
+
+
+def test_demo_with_an_lti_model(tmp_path, capsys):
+    """The demo runs LtI from a checkpoint, reports both phantoms, and stores f_vis and the network's part."""
+    import numpy as np
+
+    from ltl import Geometry
+    from ltl.data import load_reconstruction
+    from ltl.models import LtI
+
+    torch.manual_seed(0)
+    g = Geometry.limited_angle(32, angular_range_deg=120, step_deg=1.0)
+    LtI(g, width=4, depth=2, solver_settings=dict(iters=20)).save(tmp_path / "model")
+    out = tmp_path / "demo"
+    assert run("demo", "--size", 32, "--no-progress", "--checkpoint", tmp_path / "model", "--out", out) == 0
+    text = capsys.readouterr().out
+    assert "ellipses (seed 20000)" in text and "Shepp–Logan" in text and "LtI" in text
+    report = json.loads((out / "metrics.json").read_text())
+    assert list(report["methods"]) == ["FBP", "TV", "l1-shearlet", "LtI"]
+    assert all(len(v["re"]) == 2 for v in report["methods"].values())
+    rec, _, meta = load_reconstruction(out / "reconstructions.npz")
+    assert rec.shape == (8, 32, 32) and meta["methods"][3] == "LtI"
+    with np.load(out / "reconstructions.npz") as z:
+        assert z["f_vis"].shape == (2, 32, 32) and z["contribution"].shape == (2, 32, 32)
+        np.testing.assert_allclose(z["f_vis"].clip(0, 1), rec.numpy()[[2, 6]], atol=1e-6)
+    # a checkpoint for another geometry: one clear line, exit 2, nothing new written
+    other = Geometry.limited_angle(32, angular_range_deg=90, step_deg=1.0)
+    LtI(other, width=4, depth=2).save(tmp_path / "other")
+    assert run("demo", "--size", 32, "--checkpoint", tmp_path / "other", "--out", tmp_path / "d2") == 2
+    assert "is for N=32, 90 views" in capsys.readouterr().err and not (tmp_path / "d2").exists()
 
 
 def test_console_entry_point():

@@ -327,17 +327,27 @@ def _done_chunks(done: np.ndarray, chunk: int) -> set[int]:
 # --------------------------------------------------------------------------------------------
 
 
+def _fine_phantoms(seeds: np.ndarray, phantom: str, n: int, oversample: int, pool=None) -> torch.Tensor:
+    """The chunk's phantoms on the fine grid ``(len(seeds), kN, kN)``, rasterised in ``pool``'s threads."""
+    from .phantoms import random_ellipses, shepp_logan
+
+    if phantom != "ellipses":
+        return shepp_logan(n, oversample=oversample).expand(len(seeds), -1, -1).contiguous()
+
+    def one(s):
+        return random_ellipses(1, n, seed=int(s), oversample=oversample)
+
+    return torch.cat(list(pool.map(one, seeds)) if pool is not None else [one(s) for s in seeds])
+
+
 def _simulate_chunk(seeds: np.ndarray, phantom: str, geometry: Geometry, oversample: int, noise: float,
-                    photons: float | None, device: torch.device):
+                    photons: float | None, device: torch.device, fine: torch.Tensor | None = None):
     from ..operators import RadonOperator
-    from .phantoms import block_mean, random_ellipses, shepp_logan
+    from .phantoms import block_mean
     from .simulate import add_noise
 
-    n = geometry.image_size
-    if phantom == "ellipses":
-        fine = torch.cat([random_ellipses(1, n, seed=int(s), oversample=oversample) for s in seeds])
-    else:
-        fine = shepp_logan(n, oversample=oversample).expand(len(seeds), -1, -1).contiguous()
+    if fine is None:
+        fine = _fine_phantoms(seeds, phantom, geometry.image_size, oversample)
     clean = RadonOperator(geometry, oversample=oversample)(fine.to(device))
     sino = torch.cat([add_noise(clean[j:j + 1], noise=noise, photons=photons, seed=int(s))
                       for j, s in enumerate(seeds)])
@@ -477,13 +487,30 @@ def make_dataset(
             from tqdm.auto import tqdm
 
             desc = "dataset" if world == 1 else f"dataset rank {rank}"
-            with tqdm(total=total, unit="sample", desc=desc, disable=not progress or total == 0,
-                      position=rank if world > 1 else None, dynamic_ncols=True) as bar:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from ..operators._astra import num_workers
+
+            # Phantoms are rasterised on the CPU, one chunk ahead, while the device solves.
+            threads = max(1, min(8, num_workers() // world))
+            ahead_pool = ThreadPoolExecutor(max_workers=1)
+            raster_pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+            n_img = geometry.image_size
+
+            def fine_of(k):
+                lo, hi = k * chunk, min(m, (k + 1) * chunk)
+                return ahead_pool.submit(_fine_phantoms, seeds[lo:hi], phantom, n_img, oversample, raster_pool)
+
+            with ahead_pool, tqdm(total=total, unit="sample", desc=desc, disable=not progress or total == 0,
+                            position=rank if world > 1 else None, dynamic_ncols=True) as bar:
                 A = None
-                for k in todo:
+                ahead = fine_of(todo[0]) if todo else None
+                for i_k, k in enumerate(todo):
                     a, b = k * chunk, min(m, (k + 1) * chunk)
+                    fine = ahead.result()
+                    ahead = fine_of(todo[i_k + 1]) if i_k + 1 < len(todo) else None
                     truth, sino = _simulate_chunk(seeds[a:b], phantom, geometry, oversample, float(noise),
-                                                  photons, dev)
+                                                  photons, dev, fine=fine)
                     if A is None:
                         from ..operators import RadonOperator
 
@@ -501,6 +528,8 @@ def make_dataset(
                     bar.update(b - a)
                     if callback is not None:
                         callback(k, a, b)
+            if raster_pool is not None:
+                raster_pool.shutdown()
         finally:
             h5.close()
 

@@ -132,6 +132,11 @@ def _cleanup() -> None:  # pragma: no cover - interpreter shutdown
         pass
 
 
+def _use_stack() -> bool:
+    """Batches on CUDA go through one 3D stack unless ``LTL_CUDA_STACK=0`` (then slice by slice)."""
+    return os.environ.get("LTL_CUDA_STACK", "1") != "0"
+
+
 def _map_slices(fn, a: torch.Tensor, b: torch.Tensor) -> None:
     """Call ``fn(a[i], b[i])`` for every slice, spread over the worker threads."""
     n = a.shape[0]
@@ -160,7 +165,7 @@ def forward(geometry, x: torch.Tensor, kind: str, oversample: int = 1) -> torch.
         idx = x.device.index or 0
         with torch.cuda.device(x.device):
             torch.cuda.current_stream().synchronize()
-            if x.shape[0] == 1 or oversample != 1:
+            if x.shape[0] == 1 or oversample != 1 or not _use_stack():
                 pid = _cuda_projector_2d(geometry, idx, oversample)
                 for i in range(x.shape[0]):
                     exp.direct_FP2D(pid, x[i], out[i])
@@ -181,7 +186,7 @@ def backward(geometry, y: torch.Tensor, kind: str, oversample: int = 1) -> torch
         idx = y.device.index or 0
         with torch.cuda.device(y.device):
             torch.cuda.current_stream().synchronize()
-            if y.shape[0] == 1 or oversample != 1:
+            if y.shape[0] == 1 or oversample != 1 or not _use_stack():
                 pid = _cuda_projector_2d(geometry, idx, oversample)
                 for i in range(y.shape[0]):
                     exp.direct_BP2D(pid, out[i], y[i])

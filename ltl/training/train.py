@@ -29,19 +29,20 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import distributed as D
 from .runlog import atomic_bytes, plot_history, write_logs
 
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "train", "training_pair", "load_checkpoint",
-           "CHECKPOINT_NAME"]
+           "CHECKPOINT_NAME", "LOSSES", "loss_weights"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "ltl-train-checkpoint"
 # settings that must agree between a run and its resumption
 _RESUME_KEYS = ("data", "val_data", "batch_size", "lr", "weight_decay", "schedule", "width", "depth", "norm",
-                "use_fvis", "threshold", "amp", "seed", "patch", "grad_clip", "norm_samples")
+                "use_fvis", "predict_lowpass", "residual", "loss", "threshold", "amp", "seed", "patch", "grad_clip",
+                "norm_samples")
+LOSSES = ("mixed", "coefficients", "normalized")
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -64,9 +65,16 @@ class TrainConfig:
         Adam with ``lr`` and ``weight_decay``; ``batch_size`` per process.
     schedule : {'cosine', 'constant'}
         Learning-rate schedule over ``epochs`` (default cosine annealing to 0).
-    width, depth, norm, use_fvis, threshold
-        U-Net width and depth, its normalisation layers, whether f_vis is an extra input, and the
-        visibility threshold of the mask.
+    width, depth, norm, use_fvis, predict_lowpass, residual, threshold
+        U-Net width and depth, its normalisation layers, whether f_vis is an extra input, whether
+        the low-pass is predicted too and as a correction of f_vis's (see :class:`~ltl.models.LtI`),
+        and the visibility threshold of the mask.
+    loss : {'mixed', 'coefficients', 'normalized'}
+        ``'coefficients'``: mean squared error of the predicted coefficients on their raw scale
+        (the frame is Parseval, so this bounds the image-domain squared error of the network's
+        part; it is dominated by the coarse channels); ``'normalized'``: every channel
+        standardised, so each weighs the same (fine edges count as much as the low-pass);
+        ``'mixed'`` (default): the mean of the two.
     amp : bool
         Mixed precision (float16 autocast and GradScaler) on CUDA; ignored on the CPU.
     seed : int
@@ -87,6 +95,9 @@ class TrainConfig:
         Use only the first samples of each split (quick runs, tests).
     progress : bool
         tqdm bar over each epoch's batches (rank 0).
+    preload : bool
+        Read the training split into memory on the training device once instead of through a
+        DataLoader (fast for datasets that fit; the batches and their order are the same).
     """
 
     data: str
@@ -101,6 +112,9 @@ class TrainConfig:
     depth: int = 4
     norm: str = "batch"
     use_fvis: bool = True
+    predict_lowpass: bool = True
+    residual: bool = True
+    loss: str = "mixed"
     threshold: float = 0.5
     amp: bool = False
     seed: int = 0
@@ -113,6 +127,7 @@ class TrainConfig:
     max_train_samples: int | None = None
     max_val_samples: int | None = None
     progress: bool = True
+    preload: bool = False
 
     def validate(self) -> None:
         def pos_int(name, lo=1, optional=False):
@@ -140,6 +155,8 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be a positive number, got {self.grad_clip!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold!r}")
 
@@ -165,9 +182,34 @@ class TrainResult:
 def training_pair(model, f_vis: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw network input and raw target (the invisible coefficients of the truth).
 
-    ``f_vis, truth`` ``(B, N, N)`` → ``x (B, C_vis[+1], N, N)``, ``t (B, C_inv, N, N)``.
+    ``f_vis, truth`` ``(B, N, N)`` → ``x (B, C_vis[+1], N, N)``, ``t (B, C_inv, N, N)``; ``t`` is
+    :meth:`~ltl.models.LtI.network_target` (a correction of f_vis's coefficients for a residual model).
     """
-    return model.network_input(f_vis), model.analysis(truth, "invisible")
+    coeffs = model.analysis(f_vis)
+    return model.network_input(f_vis, coeffs), model.network_target(f_vis, truth, coeffs)
+
+
+def loss_weights(net, kind: str) -> torch.Tensor | None:
+    """Per-channel weights of the squared error in normalised space (None: all equal).
+
+    ``'coefficients'`` weighs channel c by ``out_std_c² / mean(out_std²)`` (the raw-scale error),
+    ``'mixed'`` by the mean of that and 1."""
+    if kind not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {kind!r}")
+    if kind == "normalized":
+        return None
+    v = net.out_std.double() ** 2
+    w = v / v.mean()
+    if kind == "mixed":
+        w = 0.5 * (w + 1.0)
+    return w.float().view(1, -1, 1, 1)
+
+
+def _loss(z: torch.Tensor, target: torch.Tensor, w: torch.Tensor | None, per_sample: bool = False) -> torch.Tensor:
+    e = (z.float() - target) ** 2
+    if w is not None:
+        e = e * w
+    return e.mean(dim=(1, 2, 3)) if per_sample else e.mean()
 
 
 def _crop(x: torch.Tensor, t: torch.Tensor, p: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -311,12 +353,18 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             model = LtI(train_full.geometry, frame_settings=train_full.frame_settings,
                         solver_settings=train_full.solver_settings, threshold=config.threshold,
                         width=config.width, depth=config.depth, norm=config.norm, use_fvis=config.use_fvis,
-                        provenance=prov)
+                        predict_lowpass=config.predict_lowpass, residual=config.residual, provenance=prov)
         model.to(dev)
         net = model.net
 
         if ck is None:
             _fit_normalization(model, train_ds, config, dev)
+        weights = loss_weights(net, config.loss)
+        if weights is not None:
+            weights = weights.to(dev)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            net.to(memory_format=torch.channels_last)
 
         params = list(net.parameters())
         opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -351,9 +399,12 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
 
         sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank,
                                                       shuffle=True, seed=config.seed)
-        loader = torch.utils.data.DataLoader(train_ds, batch_size=config.batch_size, sampler=sampler,
-                                             num_workers=config.num_workers, pin_memory=dev.type == "cuda",
-                                             persistent_workers=False)
+        if config.preload:
+            loader = _PreloadedBatches(train_ds, sampler, config.batch_size, dev)
+        else:
+            loader = torch.utils.data.DataLoader(train_ds, batch_size=config.batch_size, sampler=sampler,
+                                                 num_workers=config.num_workers, pin_memory=dev.type == "cuda",
+                                                 persistent_workers=False)
         val_idx = list(range(info.rank, len(val_ds), info.world_size))
         val_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(val_ds, val_idx), batch_size=config.batch_size,
                                                  shuffle=False, num_workers=config.num_workers)
@@ -383,9 +434,11 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
                     if config.patch is not None:
                         x, t = _crop(x, t, config.patch, gen)
                     target = net.normalize_target(t)
+                    if dev.type == "cuda":
+                        x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
                     z = ddp_net(x)
-                loss = F.mse_loss(z.float(), target)
+                loss = _loss(z, target, weights)
                 bad = not bool(torch.isfinite(loss))
                 if D.any_flag(bad, info):
                     last = f"{ckpt_path} (after epoch {start_epoch if not history else history[-1]['epoch']})" \
@@ -421,7 +474,8 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             train_loss = float(tot[0] / max(tot[1], 1))
 
             D.broadcast_buffers(net, info)
-            val, base = _validate(model, val_loader, dev, info, all_metrics, need_baseline=baseline is None)
+            val, base = _validate(model, val_loader, dev, info, all_metrics, need_baseline=baseline is None,
+                                  weights=weights)
             if baseline is None:
                 baseline = base
             row = {"epoch": epoch + 1, "steps": int(tot[1]) // info.world_size, "train_loss": train_loss,
@@ -461,6 +515,25 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
         D.teardown(info)
 
 
+class _PreloadedBatches:
+    """The batches a DataLoader over ``ds`` with ``sampler`` would give, from tensors read once
+    into memory on ``device`` (``len`` and iteration like a DataLoader without workers)."""
+
+    def __init__(self, ds, sampler, batch_size: int, device: torch.device):
+        self.sampler, self.batch_size = sampler, int(batch_size)
+        items = [ds[i] for i in range(len(ds))]
+        self.data = {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.sampler) / self.batch_size)
+
+    def __iter__(self):
+        idx = list(self.sampler)
+        for a in range(0, len(idx), self.batch_size):
+            sel = torch.as_tensor(idx[a:a + self.batch_size])
+            yield {k: v[sel.to(v.device)] for k, v in self.data.items()}
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     import io
 
@@ -487,7 +560,7 @@ def _fit_normalization(model, ds, config: TrainConfig, dev: torch.device) -> Non
 
 
 @torch.no_grad()
-def _validate(model, loader, dev, info, all_metrics, need_baseline: bool):
+def _validate(model, loader, dev, info, all_metrics, need_baseline: bool, weights=None):
     net = model.net
     net.eval()
     keys = ("re", "psnr", "ssim", "haarpsi")
@@ -497,10 +570,11 @@ def _validate(model, loader, dev, info, all_metrics, need_baseline: bool):
         truth = batch["truth"].to(dev)
         coeffs = model.analysis(f_vis)
         x = model.network_input(f_vis, coeffs)
-        t = model.analysis(truth, "invisible")
+        t = model.network_target(f_vis, truth, coeffs)
         z = net(x)
-        loss = F.mse_loss(z.float(), net.normalize_target(t), reduction="none").mean(dim=(1, 2, 3))
-        f_ltl = model.combine(f_vis, net.denormalize(z.float()), coeffs=coeffs)
+        loss = _loss(z, net.normalize_target(t), weights, per_sample=True)
+        pred = model.prediction_from_output(net.denormalize(z.float()), f_vis, coeffs)
+        f_ltl = model.combine(f_vis, pred, coeffs=coeffs)
         m = all_metrics(f_ltl.clamp(0, 1).float(), truth)
         acc[0] += loss.double().sum().cpu()
         acc[1] += f_vis.shape[0]
@@ -527,7 +601,8 @@ def _cmd_train(args) -> int:
                       batch_size=args.batch_size, lr=args.lr, width=args.width, depth=args.depth, amp=args.amp,
                       seed=args.seed, patch=args.patch, num_workers=args.num_workers, device=args.device,
                       resume=args.resume, schedule=args.schedule, grad_clip=args.grad_clip,
-                      use_fvis=not args.no_fvis, progress=not args.no_progress)
+                      use_fvis=not args.no_fvis, predict_lowpass=not args.no_lowpass, residual=not args.no_residual,
+                      loss=args.loss, preload=args.preload, progress=not args.no_progress)
     res = train(cfg)
     if res.history and int(os.environ.get("RANK", 0)) == 0:
         print(f"wrote {res.run_dir}/model (LtI checkpoint), checkpoint.pt, log.csv, log.json, curves.png")
@@ -551,6 +626,14 @@ def add_cli(subparsers) -> None:
     s.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
     s.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm [off]")
     s.add_argument("--no-fvis", action="store_true", help="do not feed f_vis as an extra input channel")
+    s.add_argument("--no-lowpass", action="store_true",
+                   help="keep f_vis's low-pass channel instead of predicting it (its missing wedge stays empty)")
+    s.add_argument("--no-residual", action="store_true",
+                   help="predict the coefficients themselves, not corrections of f_vis's")
+    s.add_argument("--loss", default=d.loss, choices=LOSSES,
+                   help="coefficients: raw-scale MSE (≈ image MSE); normalized: every channel weighs the same; "
+                        f"mixed: their mean [{d.loss}]")
+    s.add_argument("--preload", action="store_true", help="read the training split into device memory once")
     s.add_argument("--seed", type=int, default=d.seed, help=f"seed [{d.seed}]")
     s.add_argument("--num-workers", type=int, default=d.num_workers, help=f"DataLoader workers [{d.num_workers}]")
     s.add_argument("--device", default=None, help="torch device [cuda:LOCAL_RANK if available, else cpu]")

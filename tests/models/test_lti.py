@@ -34,7 +34,7 @@ def truth():
 def test_mask_and_channels(model):
     c = model.frame.num_channels
     assert model.mask.shape == (c,) and model.mask.dtype == torch.bool
-    assert bool(model.mask[0])  # low-pass visible
+    assert not bool(model.mask[0])  # the low-pass is predicted (its missing wedge is invisible)
     assert model.num_visible + model.num_invisible == c and model.num_invisible > 0
     assert model.net.in_channels == model.num_visible + 1 and model.net.out_channels == model.num_invisible
 
@@ -139,3 +139,30 @@ def test_analysis_of_one_part_equals_split(model, truth):
     torch.testing.assert_close(model.analysis(truth, "invisible"), inv, atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match="part"):
         model.analysis(truth, "some")
+
+
+def test_lowpass_and_residual_options(geom, truth, gen):
+    """Without predict_lowpass the low-pass is kept from f_vis; a residual model's prediction is
+    SH(f_vis) plus the network's correction, and a zero correction returns f_vis exactly."""
+    plain = LtI(geom, width=4, depth=2, predict_lowpass=False, residual=False)
+    assert bool(plain.mask[0]) and plain.num_invisible > 0
+    res = LtI(geom, width=4, depth=2).eval()
+    assert res.num_invisible == plain.num_invisible + 1
+    f_vis = truth + 0.05 * torch.randn(truth.shape, generator=gen)
+    t = res.network_target(f_vis, truth)
+    coeffs_truth = res.split(res.frame.forward(truth))[1]
+    coeffs_fvis = res.split(res.frame.forward(f_vis))[1]
+    torch.testing.assert_close(t, coeffs_truth - coeffs_fvis, atol=1e-5, rtol=0)
+    # the correction t turns f_vis into the truth's coefficients in every predicted channel
+    torch.testing.assert_close(res.combine(f_vis, res.prediction_from_output(t, f_vis), clamp=False),
+                               res.combine(f_vis, coeffs_truth, clamp=False), atol=1e-5, rtol=0)
+    zero = res.prediction_from_output(torch.zeros_like(t), f_vis)
+    torch.testing.assert_close(res.combine(f_vis, zero, clamp=False), f_vis, atol=1e-5, rtol=0)
+    meta = res.metadata()["model"]
+    assert meta["predict_lowpass"] is True and meta["residual"] is True
+    old = dict(res.metadata(), model={k: v for k, v in meta.items() if k not in ("predict_lowpass", "residual")},
+               mask=[bool(v) for v in plain.mask.tolist()])
+    old["model"]["out_channels"] = plain.num_invisible
+    old["normalization"] = None
+    back = LtI.from_metadata(old)  # metadata written before the options existed: both off
+    assert back.residual is False and back.predict_lowpass is False and bool(back.mask[0])

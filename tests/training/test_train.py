@@ -16,6 +16,7 @@ from ltl.data.dataset import LtIDataset
 from ltl.models import LtI
 from ltl.training import (CHECKPOINT_NAME, NonFiniteLossError, TrainConfig, add_cli, load_checkpoint, train,
                           training_pair)
+from ltl.training.train import loss_weights
 
 TINY = dict(width=4, depth=2, batch_size=4, progress=False, norm_samples=8)
 
@@ -89,6 +90,34 @@ def test_resume_is_exact(small_data, tmp_path):
     for k in want:
         assert torch.equal(got[k], want[k]), k
     assert [r["train_loss"] for r in res.history] == [r["train_loss"] for r in ref.history]
+
+
+def test_preloaded_batches_train_like_the_dataloader(small_data, tmp_path):
+    kw = dict(epochs=2, patch=16, lr=3e-3)
+    ref = train(_cfg(small_data, tmp_path / "a", **kw))
+    pre = train(_cfg(small_data, tmp_path / "b", preload=True, **kw))
+    want, got = _state(ref.model), _state(pre.model)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], atol=1e-6, rtol=1e-5)
+
+
+def test_coefficient_loss_is_the_raw_scale_error(small_data):
+    """The 'coefficients' loss in normalised space equals the raw-scale MSE divided by mean(std²)."""
+    ds = LtIDataset(small_data, "train")
+    model = LtI(ds.geometry, frame_settings=ds.frame_settings, width=4, depth=2)
+    std = torch.linspace(0.5, 3.0, model.num_invisible)
+    model.net.set_normalization(torch.zeros(model.net.in_channels), torch.ones(model.net.in_channels),
+                                torch.zeros(model.num_invisible), std)
+    w = loss_weights(model.net, "coefficients")
+    assert loss_weights(model.net, "normalized") is None
+    g = torch.Generator().manual_seed(0)
+    raw_z, raw_t = torch.randn(2, model.num_invisible, 8, 8, generator=g), torch.randn(2, model.num_invisible, 8, 8, generator=g)
+    z, t = model.net.normalize_target(raw_z), model.net.normalize_target(raw_t)
+    got = float(((z - t) ** 2 * w).mean())
+    want = float(((raw_z - raw_t) ** 2).mean() / (std ** 2).mean())
+    assert abs(got - want) < 1e-5 * want
+    mixed = float(((z - t) ** 2 * loss_weights(model.net, "mixed")).mean())
+    assert abs(mixed - 0.5 * (want + float(((z - t) ** 2).mean()))) < 1e-5 * mixed
 
 
 def test_nan_stops_and_keeps_the_checkpoint(small_data, tmp_path):
