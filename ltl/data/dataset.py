@@ -721,7 +721,7 @@ class LtIDataset(torch.utils.data.Dataset):
     def provenance(self) -> dict:
         """JSON-safe description of the data (for model metadata)."""
         s = {k: v for k, v in self.settings.items() if k not in ("geometry",)}
-        return {"path": str(self.path.resolve()), "split": self.split, "samples": int(len(self)),
+        return {"file": self.path.name, "split": self.split, "samples": int(len(self)),
                 "seed_ranges": _ranges(np.sort(self.sample_seeds)), "settings": s}
 
     # -- data

@@ -349,7 +349,8 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             model.load_state_dict(ck["model"])
         else:
             prov = {"train_data": train_full.provenance(), "val_data": val_full.provenance(),
-                    "train_config": config.to_dict()}
+                    "train_config": {k: (Path(v).name if k in ("data", "val_data", "out") and v else v)
+                                     for k, v in config.to_dict().items()}}
             model = LtI(train_full.geometry, frame_settings=train_full.frame_settings,
                         solver_settings=train_full.solver_settings, threshold=config.threshold,
                         width=config.width, depth=config.depth, norm=config.norm, use_fvis=config.use_fvis,
