@@ -72,7 +72,7 @@ FORMAT = "ltl-lti-dataset"
 FORMAT_VERSION = 1
 DATASET_PHANTOMS = ("ellipses", "shepp-logan")
 _SOLVER_KEYS = ("lam", "iters", "tol", "noise", "nonneg")  # recorded with the solver's defaults filled in
-_SOLVER_EXTRA = ("step_ratio",)  # passed and recorded only when given
+_SOLVER_EXTRA = ("step_ratio", "lam_factor")  # passed and recorded only when given
 _FRAME_KEYS = ("scales", "shears")
 
 

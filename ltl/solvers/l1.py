@@ -90,6 +90,7 @@ def l1_shearlet(
     tol: float = 1e-3,
     x0: torch.Tensor | None = None,
     noise: float | None = None,
+    lam_factor: float = L1_LAMBDA_FACTOR,
     primal_step: float = L1_PRIMAL_STEP,
     balance: float = L1_BALANCE,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
@@ -124,6 +125,9 @@ def l1_shearlet(
         Warm start (e.g. a previous solution); the data dual then starts at ``A x0 − y``.
     noise : float, optional
         η, the relative noise level, used only for the default λ (else σ is estimated from y).
+    lam_factor : float
+        c of the default λ = c·σ·κ (default :data:`L1_LAMBDA_FACTOR`, tuned for PSNR); ignored
+        when ``lam`` is given.
     primal_step : float
         t in the primal step τ = t/‖A‖ (default 0.03; see Notes).
     balance : float
@@ -218,7 +222,9 @@ def l1_shearlet(
     w = w.to(dev)
 
     if lam is None:
-        lam_t = default_lambda_l1(A, yb, noise=noise)
+        if not (isinstance(lam_factor, (int, float)) and math.isfinite(lam_factor) and lam_factor > 0):
+            raise ValueError(f"lam_factor must be a positive number, got {lam_factor!r}")
+        lam_t = default_lambda_l1(A, yb, noise=noise, factor=float(lam_factor))
     else:
         lam_t = C.check_lam(lam, b, dev)
     x = C.check_x0(A, x0, b, dev, nonneg)
