@@ -235,6 +235,24 @@ def load_models(methods: Sequence[str], checkpoints: dict | None, geometry: Geom
     return models, records
 
 
+def check_settings(settings: dict | None) -> dict:
+    """Validate the model-based methods' settings (see :class:`Pipeline`); returns a copy."""
+    settings = {k: dict(v or {}) for k, v in (settings or {}).items()}
+    bad = [k for k in settings if k not in METHODS or k in LEARNED]
+    if bad:
+        raise ValueError(f"settings are for {', '.join(m for m in METHODS if m not in LEARNED)}; got "
+                         f"{', '.join(map(repr, bad))} (learned methods take theirs from the checkpoint)")
+    for k, allowed in _SOLVER_KEYS.items():
+        extra = sorted(set(settings.get(k, {})) - set(allowed))
+        if extra:
+            raise ValueError(f"unknown {k} setting(s) {extra}; valid: {', '.join(allowed)}")
+    if "l1" in settings:
+        from ..data.dataset import solver_settings_full
+
+        solver_settings_full({k: v for k, v in settings["l1"].items() if k not in _FRAME_KEYS})
+    return settings
+
+
 class Pipeline:
     """The methods to compare, ready to run on batches of sinograms of one geometry.
 
@@ -269,15 +287,7 @@ class Pipeline:
         missing = [m for m in self.methods if m in LEARNED and m not in self.models]
         if missing:
             raise ValueError(f"no trained model for {', '.join(missing)}; pass models={{method: model}}")
-        settings = {k: dict(v or {}) for k, v in (settings or {}).items()}
-        bad = [k for k in settings if k not in METHODS or k in LEARNED]
-        if bad:
-            raise ValueError(f"settings are for {', '.join(m for m in METHODS if m not in LEARNED)}; got "
-                             f"{', '.join(map(repr, bad))} (learned methods take theirs from the checkpoint)")
-        for k, allowed in _SOLVER_KEYS.items():
-            extra = sorted(set(settings.get(k, {})) - set(allowed))
-            if extra:
-                raise ValueError(f"unknown {k} setting(s) {extra}; valid: {', '.join(allowed)}")
+        settings = check_settings(settings)
         self.A = RadonOperator(geometry)
         self.settings: dict[str, dict] = {}
         self.settings["fbp"] = {"filter": settings.get("fbp", {}).get("filter", "hann")}
@@ -555,6 +565,7 @@ def evaluate(data, methods, *, checkpoints: dict | None = None, settings: dict |
     from .spectrum import angular_energy, missing_wedge_fraction
 
     methods = parse_methods(methods)
+    check_settings(settings)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if device is None:
