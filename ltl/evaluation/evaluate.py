@@ -26,9 +26,7 @@ clipped to [0, 1] against the truth; the share of the error's energy in the miss
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

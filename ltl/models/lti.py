@@ -34,7 +34,6 @@ go first, so a metadata file always describes complete weights (the hash catches
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 

@@ -3,7 +3,6 @@
 import argparse
 
 import pytest
-import torch
 
 import ltl.cli
 from ltl import Geometry

@@ -5,7 +5,6 @@ import csv
 import json
 
 import matplotlib.image
-import numpy as np
 import pytest
 import torch
 

@@ -3,7 +3,6 @@ convention (a view at θ measures the direction θ mod π), which the Radon oper
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
