@@ -1,4 +1,4 @@
-"""Phantoms: random ellipses, the Shepp–Logan phantom, and a user's own images.
+"""Phantoms: random ellipses, the Shepp–Logan phantom and seeded variants of it, and a user's own images.
 
 All images are float32 tensors in [0, 1] of shape ``(M, n, n)``, on the square [-1, 1]² with
 row 0 at the top (ASTRA's volume layout ``[row, col]``).
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 __all__ = ["random_ellipses", "ellipse_parameters", "rasterize_ellipses", "shepp_logan",
-           "load_images", "block_mean"]
+           "shepp_logan_parameters", "shepp_logan_variants", "MODIFIED_SHEPP_LOGAN", "load_images", "block_mean"]
 
 
 def ellipse_parameters(seed: int) -> np.ndarray:
@@ -86,6 +86,92 @@ def shepp_logan(size: int, *, oversample: int = 1) -> torch.Tensor:
     n = size * oversample
     img = resize(shepp_logan_phantom(), (n, n), order=1, anti_aliasing=n < 400, mode="edge")
     return torch.from_numpy(np.clip(img, 0.0, 1.0).astype(np.float32))[None]
+
+
+#: The modified Shepp–Logan phantom, one row ``(intensity, a, b, x0, y0, phi_deg)`` per ellipse, lengths
+#: in units of the image's half side, ``phi`` counter-clockwise in degrees. Shepp and Logan's ellipses
+#: (L. A. Shepp, B. F. Logan, "The Fourier reconstruction of a head section", IEEE Trans. Nucl. Sci. 21
+#: (1974) 21–43) with the higher-contrast intensities of P. Toft, "The Radon transform: theory and
+#: implementation", PhD thesis, Technical University of Denmark (1996), the version
+#: :func:`shepp_logan` shows (values in [0, 1]).
+MODIFIED_SHEPP_LOGAN = np.array([
+    [1.0, 0.6900, 0.9200, 0.00, 0.0000, 0.0],
+    [-0.8, 0.6624, 0.8740, 0.00, -0.0184, 0.0],
+    [-0.2, 0.1100, 0.3100, 0.22, 0.0000, -18.0],
+    [-0.2, 0.1600, 0.4100, -0.22, 0.0000, 18.0],
+    [0.1, 0.2100, 0.2500, 0.00, 0.3500, 0.0],
+    [0.1, 0.0460, 0.0460, 0.00, 0.1000, 0.0],
+    [0.1, 0.0460, 0.0460, 0.00, -0.1000, 0.0],
+    [0.1, 0.0460, 0.0230, -0.08, -0.6050, 0.0],
+    [0.1, 0.0230, 0.0230, 0.00, -0.6060, 0.0],
+    [0.1, 0.0230, 0.0460, 0.06, -0.6050, 0.0],
+])
+
+
+def shepp_logan_parameters(seed: int | None = None, *, strength: float = 1.0) -> np.ndarray:
+    """Ellipses of the modified Shepp–Logan phantom, randomly changed a little when ``seed`` is given.
+
+    Parameters
+    ----------
+    seed : int or None
+        None: the unchanged :data:`MODIFIED_SHEPP_LOGAN`. Otherwise the changes are drawn from
+        ``np.random.default_rng([3, seed])`` (a stream no other ltl phantom or noise uses).
+    strength : float
+        Scales every change (default 1; 0 gives the unchanged phantom).
+
+    Returns
+    -------
+    numpy.ndarray, shape (10, 6)
+        ``(intensity, a, b, x0, y0, phi)`` per ellipse, phi in radians, as
+        :func:`rasterize_ellipses` takes them.
+
+    Notes
+    -----
+    With ``strength`` s: the skull and brain (the first two ellipses) are scaled together by
+    1 + U(−0.03, 0.03)·s and the brain's intensity changes by U(−0.05, 0.05)·s; each inner feature
+    has its intensity changed by U(−0.05, 0.05)·s, its semi-axes scaled by 1 + U(−0.15, 0.15)·s
+    each, its centre moved by U(−0.03, 0.03)·s in x and y, and its rotation changed by
+    U(−10°, 10°)·s. The features stay inside the skull, so a variant looks like a head section,
+    unlike the random ellipses of :func:`ellipse_parameters` the models are trained on.
+    """
+    if not (isinstance(strength, (int, float)) and np.isfinite(strength) and 0 <= strength <= 2):
+        raise ValueError(f"strength must be a number in [0, 2], got {strength!r}")
+    p = MODIFIED_SHEPP_LOGAN.copy()
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+        rng = np.random.default_rng([3, int(seed)])
+        s = float(strength)
+        k = len(p) - 2
+        head = 1.0 + s * rng.uniform(-0.03, 0.03)
+        p[:2, 1:3] *= head
+        p[:2, 3:5] *= head
+        p[1, 0] += s * rng.uniform(-0.05, 0.05)
+        p[2:, 0] += s * rng.uniform(-0.05, 0.05, k)
+        p[2:, 1:3] *= 1.0 + s * rng.uniform(-0.15, 0.15, (k, 2))
+        p[2:, 3:5] += s * rng.uniform(-0.03, 0.03, (k, 2))
+        p[2:, 5] += s * rng.uniform(-10.0, 10.0, k)
+    p[:, 5] = np.deg2rad(p[:, 5])
+    return p
+
+
+def shepp_logan_variants(count: int, size: int, *, seed: int = 0, oversample: int = 1,
+                         strength: float = 1.0) -> torch.Tensor:
+    """Seeded variants of the modified Shepp–Logan phantom, ``(count, size·oversample, size·oversample)``.
+
+    Variant i uses seed ``seed + i`` (:func:`shepp_logan_parameters`), so variants do not depend
+    on ``count``. Rasterised at pixel centres like :func:`random_ellipses` and clipped to [0, 1]
+    (not renormalised: the skull stays at 1), float32. ``block_mean(..., oversample)`` gives the
+    phantom on the coarse grid. A test set out of the training distribution of ltl's models.
+    """
+    _check_count_size(count, size)
+    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
+        raise ValueError(f"oversample must be a positive integer, got {oversample!r}")
+    n = size * oversample
+    out = np.empty((count, n, n), dtype=np.float32)
+    for i in range(count):
+        out[i] = np.clip(rasterize_ellipses(shepp_logan_parameters(seed + i, strength=strength), n), 0.0, 1.0)
+    return torch.from_numpy(out)
 
 
 def block_mean(images: torch.Tensor, factor: int) -> torch.Tensor:

@@ -16,11 +16,16 @@ Two refinements of the split, both on by default for new models and recorded in 
                      f_vis are ≈ 0, so this matters only for the partly visible low-pass, whose
                      measured part the network then need not reproduce.
 
+An ablation, off by default: ``nosplit`` gives "LtI without the split". Nothing is taken from
+f_vis as it is; the network sees all of SH(f_vis) (and f_vis) and predicts all coefficients (as
+corrections of SH(f_vis) when ``residual``), ``f = max(0, SHᵀ(prediction))``. Its metadata
+``kind`` is ``'ltl-nosplit'`` (``'ltl'`` otherwise).
+
 Checkpoint format (a directory, written by :meth:`LtI.save`)
 ------------------------------------------------------------
 ``model.pt``    ``torch.save(state_dict)``: the U-Net's weights and normalisation buffers and the
                 mask; loaded with ``torch.load(..., weights_only=True)``
-``model.json``  metadata: format, ltl version, geometry, frame settings, visibility mask and
+``model.json``  metadata: format, kind, ltl version, geometry, frame settings, visibility mask and
                 threshold, solver settings, network config, normalisation, training provenance,
                 and the SHA-256 of ``model.pt``
 Each file is written to a temporary file and moved into place with ``os.replace``; the weights
@@ -29,25 +34,21 @@ go first, so a metadata file always describes complete weights (the hash catches
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from .._io import atomic_write
 from ..geometry import Geometry
 from ..data.dataset import frame_settings_of, make_frame, solver_kwargs, solver_settings_full
+from ._checkpoint import META_NAME, WEIGHTS_NAME, load_state, read_meta, save_dir
 from .unet import UNet
 
 __all__ = ["LtI", "MODEL_FORMAT", "WEIGHTS_NAME", "META_NAME"]
 
 MODEL_FORMAT = "ltl-lti-model"
 MODEL_FORMAT_VERSION = 1
-WEIGHTS_NAME = "model.pt"
-META_NAME = "model.json"
 
 
 def _l1_shearlet(*args, **kwargs):
@@ -55,18 +56,6 @@ def _l1_shearlet(*args, **kwargs):
     from ..solvers import l1_shearlet
 
     return l1_shearlet(*args, **kwargs)
-
-
-def _atomic_write(path: Path, write) -> None:
-    atomic_write(path, write)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class LtI(nn.Module):
@@ -91,6 +80,9 @@ class LtI(nn.Module):
         Predict the low-pass channel as well (see the module notes; default True).
     residual : bool
         The U-Net predicts corrections of SH(f_vis) in the predicted channels (default True).
+    nosplit : bool
+        "LtI without the split" (see the module notes): the network takes all channels of
+        SH(f_vis) and predicts all of them; ``mask`` is then all False (default False).
     provenance : dict, optional
         JSON-safe description of the training data and run, kept in the metadata.
 
@@ -113,14 +105,20 @@ class LtI(nn.Module):
     def __init__(self, geometry: Geometry, *, frame_settings: dict | None = None, mask=None, threshold: float = 0.5,
                  solver_settings: dict | None = None, width: int = 32, depth: int = 4, norm: str = "batch",
                  use_fvis: bool = True, predict_lowpass: bool = True, residual: bool = True,
-                 provenance: dict | None = None):
+                 nosplit: bool = False, provenance: dict | None = None):
         super().__init__()
         if not isinstance(geometry, Geometry):
             raise TypeError(f"geometry must be an ltl.Geometry, got {type(geometry).__name__}")
         self.geometry = geometry
         self.frame = make_frame(geometry.image_size, frame_settings)
         c = self.frame.num_channels
-        if mask is None:
+        self.nosplit = bool(nosplit)
+        if self.nosplit:
+            mask = torch.zeros(c, dtype=torch.bool) if mask is None else mask
+            if bool(torch.as_tensor(mask).any()):
+                raise ValueError("an LtI model without the split (nosplit=True) predicts every channel; its mask "
+                                 "must be all False")
+        elif mask is None:
             from ..shearlets import visibility
 
             mask = visibility(self.frame, geometry, threshold=threshold)
@@ -130,7 +128,7 @@ class LtI(nn.Module):
         mask = torch.as_tensor(mask).detach().to("cpu", torch.bool).reshape(-1)
         if mask.numel() != c:
             raise ValueError(f"mask must have one entry per frame channel ({c}), got {mask.numel()}")
-        if bool(mask.all()) or not bool(mask.any()):
+        if not self.nosplit and (bool(mask.all()) or not bool(mask.any())):
             raise ValueError("the visibility mask must mark some channels visible and some invisible; "
                              f"for {geometry.describe()} it marks {int(mask.sum())} of {c} visible")
         self.threshold = float(threshold)
@@ -143,7 +141,8 @@ class LtI(nn.Module):
         self.register_buffer("vis_index", torch.nonzero(mask).flatten(), persistent=False)
         self.register_buffer("inv_index", torch.nonzero(~mask).flatten(), persistent=False)
         n_vis = int(mask.sum())
-        self.net = UNet(n_vis + int(self.use_fvis), c - n_vis, width=width, depth=depth, norm=norm)
+        n_in = c if self.nosplit else n_vis
+        self.net = UNet(n_in + int(self.use_fvis), c - n_vis, width=width, depth=depth, norm=norm)
         self._A = None
         self._filter_cache: dict = {}
 
@@ -160,19 +159,24 @@ class LtI(nn.Module):
     def num_invisible(self) -> int:
         return int(self.inv_index.numel())
 
+    @property
+    def kind(self) -> str:
+        """``'ltl'``, or ``'ltl-nosplit'`` for the model without the split."""
+        return "ltl-nosplit" if self.nosplit else "ltl"
+
     def metadata(self) -> dict[str, Any]:
         """JSON-safe description that rebuilds this model (without weights) via :meth:`from_metadata`."""
         from .. import __version__
 
         net = self.net
         return {
-            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "ltl_version": __version__,
-            "geometry": self.geometry.to_dict(), "geometry_description": self.geometry.describe(),
+            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "kind": self.kind,
+            "ltl_version": __version__, "geometry": self.geometry.to_dict(), "geometry_description": self.geometry.describe(),
             "frame": frame_settings_of(self.frame), "mask": [bool(v) for v in self.mask.cpu().tolist()],
             "threshold": self.threshold, "solver": dict(self.solver_settings),
             "model": {"width": net.width, "depth": net.depth, "norm": net.norm, "use_fvis": self.use_fvis,
                       "predict_lowpass": self.predict_lowpass, "residual": self.residual,
-                      "in_channels": net.in_channels, "out_channels": net.out_channels},
+                      "nosplit": self.nosplit, "in_channels": net.in_channels, "out_channels": net.out_channels},
             "normalization": {k: getattr(net, k).cpu().tolist() for k in ("in_mean", "in_std", "out_mean", "out_std")},
             "provenance": self.provenance,
         }
@@ -185,13 +189,16 @@ class LtI(nn.Module):
                 raise ValueError(f"format {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
             if meta.get("format_version") != MODEL_FORMAT_VERSION:
                 raise ValueError(f"format version {meta.get('format_version')}, this ltl reads {MODEL_FORMAT_VERSION}")
-            g = Geometry.from_dict(meta["geometry"])
             m = meta["model"]
+            kind = meta.get("kind", "ltl-nosplit" if m.get("nosplit") else "ltl")
+            if kind not in ("ltl", "ltl-nosplit") or (kind == "ltl-nosplit") != bool(m.get("nosplit", False)):
+                raise ValueError(f"kind {kind!r} does not describe an LtI model (nosplit={m.get('nosplit')})")
+            g = Geometry.from_dict(meta["geometry"])
             model = cls(g, frame_settings=meta["frame"], mask=meta["mask"], threshold=meta.get("threshold", 0.5),
                         solver_settings={k: v for k, v in meta["solver"].items() if k != "method"},
                         width=int(m["width"]), depth=int(m["depth"]), norm=m["norm"], use_fvis=bool(m["use_fvis"]),
                         predict_lowpass=bool(m.get("predict_lowpass", False)), residual=bool(m.get("residual", False)),
-                        provenance=meta.get("provenance"))
+                        nosplit=bool(m.get("nosplit", False)), provenance=meta.get("provenance"))
             nrm = meta.get("normalization")
             if nrm:
                 model.net.set_normalization(nrm["in_mean"], nrm["in_std"], nrm["out_mean"], nrm["out_std"])
@@ -203,8 +210,9 @@ class LtI(nn.Module):
     def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
         """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
         if geometry != self.geometry:
+            name = "LtI model without the split" if self.nosplit else "LtI model"
             raise ValueError(
-                f"this LtI model was trained for {self.geometry.describe()}, but the {what} has "
+                f"this {name} was trained for {self.geometry.describe()}, but the {what} has "
                 f"{geometry.describe()}; use (or train) a model for the scan's geometry"
             )
 
@@ -264,9 +272,13 @@ class LtI(nn.Module):
         return coeffs.index_select(1, self.vis_index.to(coeffs.device)), coeffs.index_select(1, self.inv_index.to(coeffs.device))
 
     def network_input(self, f_vis: torch.Tensor, coeffs: torch.Tensor | None = None) -> torch.Tensor:
-        """The U-Net's raw input ``(B, C_vis [+1], N, N)``: visible channels of SH(f_vis) [and f_vis]."""
+        """The U-Net's raw input ``(B, C_vis [+1], N, N)``: visible channels of SH(f_vis) [and f_vis]
+        (all ``C`` channels without the split)."""
         f_vis = self._check_images(f_vis, "f_vis")
-        vis = self.analysis(f_vis, "visible") if coeffs is None else self.split(coeffs)[0]
+        if self.nosplit:
+            vis = self.frame.forward(f_vis) if coeffs is None else coeffs
+        else:
+            vis = self.analysis(f_vis, "visible") if coeffs is None else self.split(coeffs)[0]
         return torch.cat([vis, f_vis[:, None]], dim=1) if self.use_fvis else vis
 
     def _base(self, f_vis: torch.Tensor, coeffs: torch.Tensor | None) -> torch.Tensor | None:
@@ -388,15 +400,7 @@ class LtI(nn.Module):
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path) -> Path:
         """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
-        d = Path(path)
-        if d.exists() and not d.is_dir():
-            raise ValueError(f"{d} exists and is not a directory; an LtI checkpoint is a directory")
-        d.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(d / WEIGHTS_NAME, lambda f: torch.save(state, f))
-        meta = dict(self.metadata(), weights=WEIGHTS_NAME, weights_sha256=_sha256(d / WEIGHTS_NAME))
-        _atomic_write(d / META_NAME, lambda f: f.write(json.dumps(meta, indent=1).encode()))
-        return d
+        return save_dir(self, path, self.metadata(), "LtI")
 
     @classmethod
     def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
@@ -406,38 +410,19 @@ class LtI(nn.Module):
         Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt or
         mismatched one, or when ``geometry`` is given and differs from the model's.
         """
-        p = Path(path)
-        d = p.parent if p.name in (WEIGHTS_NAME, META_NAME) else p
-        meta_p, weights_p = d / META_NAME, d / WEIGHTS_NAME
-        for q in (meta_p, weights_p):
-            if not q.exists():
-                raise FileNotFoundError(f"LtI checkpoint {d}: {q.name} not found; pass a directory written by "
-                                        "LtI.save or `ltl train` (RUN_DIR/model)")
-        try:
-            meta = json.loads(meta_p.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{meta_p} is not valid JSON ({exc}); the checkpoint is corrupt, re-save it") from exc
-        if not isinstance(meta, dict):
-            raise ValueError(f"{meta_p} does not hold LtI metadata")
-        want = meta.get("weights_sha256")
-        if want and _sha256(weights_p) != want:
-            raise ValueError(f"{weights_p} does not match the hash in {meta_p} (a partial or mixed checkpoint); "
-                             "re-save the model")
+        meta, weights_p, meta_p = read_meta(path, "LtI", "LtI.save or `ltl train` (RUN_DIR/model)")
+        from .postproc import POSTPROC_FORMAT
+
+        if meta.get("format") == POSTPROC_FORMAT:
+            raise ValueError(f"{meta_p} holds a {meta.get('kind')!r} model, not an LtI model; load it with "
+                             "ltl.models.load_model")
         try:
             model = cls.from_metadata(meta)
         except ValueError as exc:
             raise ValueError(f"{meta_p}: {exc}") from exc
         if geometry is not None:
             model.check_geometry(geometry)
-        try:
-            state = torch.load(weights_p, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{weights_p} is not a readable torch state dict ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}); re-save the model") from exc
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{weights_p} does not fit the architecture in {meta_p} ({str(exc).splitlines()[0]})") from exc
+        load_state(model, weights_p, meta_p)
         if map_location is not None:
             model.to(map_location)
         return model
@@ -445,4 +430,4 @@ class LtI(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.geometry.describe()}; {self.frame.num_channels} channels, {self.num_visible} visible, "
                 f"{self.num_invisible} predicted (low-pass: {self.predict_lowpass}, residual: {self.residual}); "
-                f"f_vis input: {self.use_fvis}")
+                f"f_vis input: {self.use_fvis}{'; without the split' if self.nosplit else ''}")

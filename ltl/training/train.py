@@ -1,5 +1,12 @@
 """Training LtI's U-Net: loss on the invisible shearlet coefficients, validation on the combined image.
 
+The same loop, data and options train the learned baselines (``TrainConfig.model``):
+``'ltl-nosplit'`` (LtI without the split: all coefficients predicted from all of SH(f_vis)),
+``'postproc-l1'`` and ``'postproc-fbp'`` (:class:`~ltl.models.PostProc`, a residual U-Net on f_vis or
+on the FBP; the FBP of each batch's sinograms is computed on the training device). For those the
+loss is on the network's own target (all coefficients, or the residual image), and the log's
+``fvis_*`` columns hold the metrics of the network's input (f_vis, or the FBP).
+
 Run directory (``TrainConfig.out``)
 -----------------------------------
 ``checkpoint.pt``  the training state after the last finished epoch (model state and metadata,
@@ -34,15 +41,19 @@ from . import distributed as D
 from .runlog import atomic_bytes, plot_history, write_logs
 
 __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "train", "training_pair", "load_checkpoint",
-           "CHECKPOINT_NAME", "LOSSES", "loss_weights"]
+           "CHECKPOINT_NAME", "LOSSES", "MODELS", "loss_weights"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "ltl-train-checkpoint"
 # settings that must agree between a run and its resumption
 _RESUME_KEYS = ("data", "val_data", "batch_size", "lr", "weight_decay", "schedule", "width", "depth", "norm",
                 "use_fvis", "predict_lowpass", "residual", "loss", "threshold", "amp", "seed", "patch", "grad_clip",
-                "norm_samples")
+                "norm_samples", "model")
+# values of resume keys that checkpoints written before the key existed had
+_RESUME_DEFAULTS = {"model": "ltl"}
 LOSSES = ("mixed", "coefficients", "normalized")
+#: What ``train`` can train: LtI, and the learned baselines (see the module notes).
+MODELS = ("ltl", "postproc-fbp", "postproc-l1", "ltl-nosplit")
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -98,6 +109,10 @@ class TrainConfig:
     preload : bool
         Read the training split into memory on the training device once instead of through a
         DataLoader (fast for datasets that fit; the batches and their order are the same).
+    model : {'ltl', 'postproc-fbp', 'postproc-l1', 'ltl-nosplit'}
+        The model to train (default LtI; see the module notes). ``use_fvis``, ``predict_lowpass``,
+        ``residual`` and ``threshold`` concern LtI (``use_fvis`` and ``residual`` also the model
+        without the split); the post-processing U-Nets are always residual.
     """
 
     data: str
@@ -128,6 +143,7 @@ class TrainConfig:
     max_val_samples: int | None = None
     progress: bool = True
     preload: bool = False
+    model: str = "ltl"
 
     def validate(self) -> None:
         def pos_int(name, lo=1, optional=False):
@@ -157,6 +173,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold!r}")
 
@@ -179,14 +197,50 @@ class TrainResult:
 # --------------------------------------------------------------------------------------------
 
 
+def _coeffs(model, f_vis: torch.Tensor) -> torch.Tensor | None:
+    """SH(f_vis) for an LtI model (shared by its input, target and combination), None for PostProc."""
+    return model.analysis(f_vis) if hasattr(model, "analysis") else None
+
+
 def training_pair(model, f_vis: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw network input and raw target (the invisible coefficients of the truth).
 
     ``f_vis, truth`` ``(B, N, N)`` → ``x (B, C_vis[+1], N, N)``, ``t (B, C_inv, N, N)``; ``t`` is
     :meth:`~ltl.models.LtI.network_target` (a correction of f_vis's coefficients for a residual model).
+    For a :class:`~ltl.models.PostProc` model ``f_vis`` is its input image (f_vis or the FBP) and
+    ``x, t`` are ``(B, 1, N, N)``: the image and the residual ``truth − image``.
     """
-    coeffs = model.analysis(f_vis)
+    coeffs = _coeffs(model, f_vis)
     return model.network_input(f_vis, coeffs), model.network_target(f_vis, truth, coeffs)
+
+
+def data_keys(model: str) -> tuple[str, ...]:
+    """The dataset arrays a model trains on: the truth, and f_vis or (for ``'postproc-fbp'``) the sinogram."""
+    return ("sinogram", "truth") if model == "postproc-fbp" else ("f_vis", "truth")
+
+
+def network_start(model, batch: dict, dev: torch.device, non_blocking: bool = False) -> torch.Tensor:
+    """The image a batch's network input is made from, on ``dev``: f_vis, or for a post-processed
+    FBP the FBP of the batch's sinograms (computed on ``dev``)."""
+    if getattr(model, "source", None) == "fbp":
+        with torch.no_grad():
+            return model.initial(batch["sinogram"].to(dev, non_blocking=non_blocking))
+    return batch["f_vis"].to(dev, non_blocking=non_blocking)
+
+
+def _new_model(config: "TrainConfig", data, provenance: dict):
+    from ..models import LtI, PostProc
+
+    if config.model.startswith("postproc"):
+        l1 = config.model == "postproc-l1"
+        return PostProc(data.geometry, source="l1" if l1 else "fbp",
+                        solver_settings=data.solver_settings if l1 else None,
+                        frame_settings=data.frame_settings if l1 else None, width=config.width, depth=config.depth,
+                        norm=config.norm, provenance=provenance)
+    return LtI(data.geometry, frame_settings=data.frame_settings, solver_settings=data.solver_settings,
+               threshold=config.threshold, width=config.width, depth=config.depth, norm=config.norm,
+               use_fvis=config.use_fvis, predict_lowpass=config.predict_lowpass, residual=config.residual,
+               nosplit=config.model == "ltl-nosplit", provenance=provenance)
 
 
 def loss_weights(net, kind: str) -> torch.Tensor | None:
@@ -298,7 +352,7 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
     """
     from ..data.dataset import LtIDataset, check_disjoint
     from ..metrics import all_metrics
-    from ..models import LtI
+    from ..models import model_from_metadata
 
     config.validate()
     run_dir = Path(config.out)
@@ -312,9 +366,10 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
     opened: list = []
     try:
         dev = info.device
-        train_full = LtIDataset(config.data, split="train")
+        keys = data_keys(config.model)
+        train_full = LtIDataset(config.data, split="train", keys=keys)
         opened.append(train_full)
-        val_full = LtIDataset(config.val_data or config.data, split="val")
+        val_full = LtIDataset(config.val_data or config.data, split="val", keys=keys)
         opened.append(val_full)
         if val_full.geometry != train_full.geometry:
             raise ValueError(f"the validation data ({val_full.geometry.describe()}) and the training data "
@@ -332,11 +387,11 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             ck = load_checkpoint(ckpt_path)
             old = ck["config"]
             for k in _RESUME_KEYS + (("epochs",) if config.schedule == "cosine" else ()):
-                a, b = old.get(k), getattr(config, k)
+                a, b = old.get(k, _RESUME_DEFAULTS.get(k)), getattr(config, k)
                 if k in ("data", "val_data") and a is not None and b is not None:
                     a, b = str(Path(a).resolve()), str(Path(b).resolve())
                 if a != b:
-                    raise ValueError(f"cannot resume {run_dir}: it was run with {k}={old.get(k)!r}, now {k}={getattr(config, k)!r}; "
+                    raise ValueError(f"cannot resume {run_dir}: it was run with {k}={a!r}, now {k}={getattr(config, k)!r}; "
                                      "resume with the same settings or choose another --out")
         elif config.resume and info.main:
             print(f"ltl train: no checkpoint in {run_dir}; starting a new run")
@@ -344,17 +399,14 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         if ck is not None:
-            model = LtI.from_metadata(ck["model_meta"])
+            model = model_from_metadata(ck["model_meta"])
             model.check_geometry(train_full.geometry, "training data")
             model.load_state_dict(ck["model"])
         else:
             prov = {"train_data": train_full.provenance(), "val_data": val_full.provenance(),
                     "train_config": {k: (Path(v).name if k in ("data", "val_data", "out") and v else v)
                                      for k, v in config.to_dict().items()}}
-            model = LtI(train_full.geometry, frame_settings=train_full.frame_settings,
-                        solver_settings=train_full.solver_settings, threshold=config.threshold,
-                        width=config.width, depth=config.depth, norm=config.norm, use_fvis=config.use_fvis,
-                        predict_lowpass=config.predict_lowpass, residual=config.residual, provenance=prov)
+            model = _new_model(config, train_full, prov)
         model.to(dev)
         net = model.net
 
@@ -428,7 +480,7 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
                 bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
                            dynamic_ncols=True, leave=False)
             for batch in loader:
-                f_vis = batch["f_vis"].to(dev, non_blocking=True)
+                f_vis = network_start(model, batch, dev, non_blocking=True)
                 truth = batch["truth"].to(dev, non_blocking=True)
                 with torch.no_grad():
                     x, t = training_pair(model, f_vis, truth)
@@ -503,8 +555,9 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
                          "world_size": info.world_size, "device": str(dev)}
                 write_logs(run_dir, history, extra)
                 plot_history(run_dir / "curves.png", history)
+                start = "FBP" if config.model == "postproc-fbp" else "f_vis"
                 print(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4g}, val loss {val['loss']:.4g}, "
-                      f"PSNR {val['psnr']:.2f} dB (f_vis {baseline['psnr']:.2f}), SSIM {val['ssim']:.3f}, "
+                      f"PSNR {val['psnr']:.2f} dB ({start} {baseline['psnr']:.2f}), SSIM {val['ssim']:.3f}, "
                       f"HaarPSI {val['haarpsi']:.3f}, RE {val['re']:.4f}, {row['samples_per_s']:.1f} samples/s")
             D.barrier(info)
             if callback is not None:
@@ -552,7 +605,7 @@ def _fit_normalization(model, ds, config: TrainConfig, dev: torch.device) -> Non
     loader = torch.utils.data.DataLoader(sub, batch_size=config.batch_size, shuffle=False, num_workers=0)
     xs, ts = [], []
     for batch in loader:
-        x, t = training_pair(model, batch["f_vis"].to(dev), batch["truth"].to(dev))
+        x, t = training_pair(model, network_start(model, batch, dev), batch["truth"].to(dev))
         xs.append(x.cpu())
         ts.append(t.cpu())
     in_mean, in_std = channel_stats(xs)
@@ -567,9 +620,9 @@ def _validate(model, loader, dev, info, all_metrics, need_baseline: bool, weight
     keys = ("re", "psnr", "ssim", "haarpsi")
     acc = torch.zeros(2 + 2 * len(keys), dtype=torch.float64)  # loss_sum, count, metrics, baseline metrics
     for batch in loader:
-        f_vis = batch["f_vis"].to(dev)
+        f_vis = network_start(model, batch, dev)
         truth = batch["truth"].to(dev)
-        coeffs = model.analysis(f_vis)
+        coeffs = _coeffs(model, f_vis)
         x = model.network_input(f_vis, coeffs)
         t = model.network_target(f_vis, truth, coeffs)
         z = net(x)
@@ -603,20 +656,24 @@ def _cmd_train(args) -> int:
                       seed=args.seed, patch=args.patch, num_workers=args.num_workers, device=args.device,
                       resume=args.resume, schedule=args.schedule, grad_clip=args.grad_clip,
                       use_fvis=not args.no_fvis, predict_lowpass=not args.no_lowpass, residual=not args.no_residual,
-                      loss=args.loss, preload=args.preload, progress=not args.no_progress)
+                      loss=args.loss, preload=args.preload, progress=not args.no_progress, model=args.model)
     res = train(cfg)
     if res.history and int(os.environ.get("RANK", 0)) == 0:
-        print(f"wrote {res.run_dir}/model (LtI checkpoint), checkpoint.pt, log.csv, log.json, curves.png")
+        print(f"wrote {res.run_dir}/model ({cfg.model} checkpoint), checkpoint.pt, log.csv, log.json, curves.png")
     return 0
 
 
 def add_cli(subparsers) -> None:
     """Register ``ltl train`` on an argparse subparsers object."""
     d = TrainConfig(data="", out="")
-    s = subparsers.add_parser("train", help="train LtI's U-Net on a dataset file (torchrun for several GPUs)")
+    s = subparsers.add_parser("train", help="train LtI's U-Net (or a learned baseline) on a dataset file "
+                                            "(torchrun for several GPUs)")
     s.add_argument("--data", required=True, help="dataset file (.h5) from `ltl dataset make`; its train split is used")
     s.add_argument("--val-data", default=None, help="validation dataset file [the val split of --data]")
     s.add_argument("--out", required=True, help="run directory (checkpoint, model, logs)")
+    s.add_argument("--model", default=d.model, choices=MODELS,
+                   help="ltl: LtI; ltl-nosplit: LtI without the split (all coefficients predicted); postproc-fbp: "
+                        "a residual U-Net on the FBP (FBPConvNet); postproc-l1: the same on f_vis [ltl]")
     s.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs [{d.epochs}]")
     s.add_argument("--batch-size", type=int, default=d.batch_size, help=f"batch size per process [{d.batch_size}]")
     s.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate [{d.lr:g}]")

@@ -1,0 +1,146 @@
+"""``ltl evaluate``: every method on a test set (or on out-of-distribution scans), and a report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+__all__ = ["add_cli"]
+
+_DEFAULT_METHODS = "fbp,sirt,tv,l1,ltl"
+#: Command-line flag of each learned method's checkpoint.
+CHECKPOINT_FLAGS = {"ltl": "--checkpoint", "postproc-fbp": "--checkpoint-postproc-fbp",
+                    "postproc-l1": "--checkpoint-postproc-l1", "ltl-nosplit": "--checkpoint-nosplit"}
+_GEOMETRY_DEFAULTS = {"size": 256, "range": 120.0, "step": 1.0, "center": 0.0}
+
+
+def _checkpoints(args, methods: list[str], usage) -> dict:
+    from ..cli import default_checkpoint
+    from .evaluate import LEARNED
+
+    given = {"ltl": args.checkpoint, "postproc-fbp": args.checkpoint_postproc_fbp,
+             "postproc-l1": args.checkpoint_postproc_l1, "ltl-nosplit": args.checkpoint_nosplit}
+    out = {}
+    for m in methods:
+        if m not in LEARNED:
+            continue
+        ck = given[m]
+        if ck is None and m == "ltl":
+            ck = default_checkpoint()
+            if ck is None:
+                raise usage("method 'ltl' needs a model and no demo model was found: pass --checkpoint RUN_DIR/model "
+                            "(from `ltl train`), set LTL_DEMO_MODEL, or leave ltl out of --methods")
+        if ck is None:
+            raise usage(f"method {m!r} needs a model: pass {CHECKPOINT_FLAGS[m]} RUN_DIR/model (from `ltl train "
+                        f"--model {m}`) or leave {m} out of --methods")
+        out[m] = Path(ck)
+    unused = [CHECKPOINT_FLAGS[m] for m, v in given.items() if v is not None and m not in methods]
+    if unused:
+        print(f"ltl evaluate: {', '.join(unused)} given but the method is not in --methods; ignored")
+    return out
+
+
+def _scan_geometry(args, checkpoints: dict):
+    """--size/--range/--step/--center when any is given, else the first checkpoint's, else the defaults."""
+    from ..geometry import Geometry
+    from ..models._checkpoint import read_meta
+
+    opts = {k: getattr(args, k) for k in _GEOMETRY_DEFAULTS}
+    if all(v is None for v in opts.values()) and checkpoints:
+        meta = read_meta(next(iter(checkpoints.values())))[0]
+        try:
+            return Geometry.from_dict(meta["geometry"]), "the checkpoint's"
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{next(iter(checkpoints.values()))}: its metadata has no usable geometry ({exc})") from exc
+    o = {k: _GEOMETRY_DEFAULTS[k] if v is None else v for k, v in opts.items()}
+    return Geometry.limited_angle(o["size"], angular_range_deg=o["range"], step_deg=o["step"],
+                                  center_deg=o["center"]), "the options'"
+
+
+def _cmd_evaluate(args) -> int:
+    from ..cli import UsageError, _device
+    from .evaluate import evaluate, parse_methods
+    from .report import check_report_dir, markdown_table, write_report
+    from .shift import shifted_scans
+
+    try:
+        methods = parse_methods(args.methods)
+    except ValueError as exc:
+        raise UsageError(f"--methods: {exc}") from exc
+    for name, v, lo in (("--limit", args.limit, 1), ("--batch-size", args.batch_size, 1), ("--count", args.count, 1),
+                        ("--montage", args.montage, 0), ("--iters", args.iters, 1)):
+        if v is not None and v < lo:
+            raise UsageError(f"{name} must be >= {lo}, got {v}")
+    out = Path(args.out)
+    try:
+        check_report_dir(out, args.overwrite)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from exc
+    checkpoints = _checkpoints(args, methods, UsageError)
+    device = _device(args.device)
+    settings = {"sirt": {"iters": args.iters}, "tv": {"iters": args.iters}} if args.iters is not None else None
+    if args.data is not None:
+        data, what = args.data, args.data
+        if Path(args.data).suffix.lower() in (".h5", ".hdf5"):
+            what += f" ({args.split} split)"
+    else:
+        g, whose = _scan_geometry(args, checkpoints)
+        data = shifted_scans(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons,
+                             seed=args.seed)
+        what = (f"{data.sinogram.shape[0]} simulated scans of {args.phantom} (seed {args.seed}, noise "
+                f"η={args.noise:g}), {whose} geometry")
+    t0 = time.perf_counter()
+    print(f"ltl evaluate: {', '.join(methods)} on {what}, on {device.type}")
+    ev = evaluate(data, methods, checkpoints=checkpoints, settings=settings,
+                  split=None if args.split == "all" else args.split, limit=args.limit, device=device,
+                  batch_size=args.batch_size, progress=not args.no_progress, recompute_fvis=args.recompute_fvis)
+    write_report(ev, out, overwrite=args.overwrite, montage=args.montage)
+    print()
+    print(markdown_table(ev))
+    print(f"\nwrote {out}/report.md, results.json, results.csv, reconstructions.npz and the figures "
+          f"({len(ev.ids)} images, {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``ltl evaluate`` on an argparse subparsers object."""
+    from .evaluate import METHODS
+
+    s = subparsers.add_parser("evaluate", help="run FBP, SIRT, TV, l1-shearlet, LtI and the learned baselines on a "
+                                                "test set and write a report (metrics, figures)")
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="dataset file (.h5) from `ltl dataset make`, or a scan file (.npz)")
+    src.add_argument("--phantom", help="simulate scans instead (distribution shift): 'shepp-logan-variants' or a "
+                                       "file/folder of images (PNG, TIFF, NPY)")
+    s.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                   help="samples of a dataset file [test]")
+    s.add_argument("--methods", default=_DEFAULT_METHODS, help=f"comma-separated, among {','.join(METHODS)} "
+                                                               f"[{_DEFAULT_METHODS}]")
+    s.add_argument("--checkpoint", default=None, help="LtI model for ltl (RUN_DIR/model or RUN_DIR/best) "
+                                                      "[the shipped demo model]")
+    s.add_argument("--checkpoint-postproc-fbp", default=None, help="model for postproc-fbp "
+                                                                   "(ltl train --model postproc-fbp)")
+    s.add_argument("--checkpoint-postproc-l1", default=None, help="model for postproc-l1 "
+                                                                  "(ltl train --model postproc-l1)")
+    s.add_argument("--checkpoint-nosplit", default=None, help="model for ltl-nosplit (ltl train --model ltl-nosplit)")
+    g = s.add_argument_group("simulated scans (--phantom)")
+    g.add_argument("--count", type=int, default=8, help="number of Shepp–Logan variants [8]")
+    g.add_argument("--seed", type=int, default=0, help="seed of the variants and of the noise [0]")
+    g.add_argument("--size", type=int, default=None, help="image size N [the checkpoint's, else 256]")
+    g.add_argument("--range", type=float, default=None, help="angular range in degrees [the checkpoint's, else 120]")
+    g.add_argument("--step", type=float, default=None, help="angular step in degrees [the checkpoint's, else 1]")
+    g.add_argument("--center", type=float, default=None, help="centre of the angular range in degrees "
+                                                              "[the checkpoint's, else 0]")
+    g.add_argument("--noise", type=float, default=0.01, help="relative Gaussian noise η [0.01]")
+    g.add_argument("--photons", type=float, default=None, help="Poisson noise with I0 photons per ray [off]")
+    s.add_argument("--limit", type=int, default=None, help="evaluate only the first K images [all]")
+    s.add_argument("--iters", type=int, default=None, help="maximal iterations of sirt and tv [the solvers']")
+    s.add_argument("--recompute-fvis", action="store_true",
+                   help="recompute f_vis even where the dataset stores it with the same settings (end-to-end times)")
+    s.add_argument("--batch-size", type=int, default=8, help="scans per call of each method [8]")
+    s.add_argument("--montage", type=int, default=3, help="images in montage.png [3]")
+    s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True, help="report directory")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    s.set_defaults(func=_cmd_evaluate)

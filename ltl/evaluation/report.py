@@ -1,0 +1,219 @@
+"""The report directory of an evaluation.
+
+``results.json``         the record (data, geometry, settings, seed, ltl version, checkpoint
+                         provenance), the summary (mean ± std per method) and every image's numbers
+``results.csv``          one row per image × method: ``image, id, method`` and :data:`QUANTITIES`
+``report.md``            a Markdown table of mean ± std per method, notes, and the figures
+``reconstructions.npz``  ``recon_<method>`` ``(M, N, N)`` float32 as the methods returned them,
+                         ``truth`` (if known), ``sinogram``, ``ids``, the geometry arrays of a
+                         reconstruction file and ``meta`` (JSON), so every number can be recomputed
+``montage.png``          truth, each method and the error maps for the first few images
+``angular_error.png``    the error's energy by frequency direction per method, the missing wedge
+                         shaded (with ground truth only)
+
+Every file is written to a temporary file and renamed; an existing report is kept unless
+``overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._io import atomic_write, temporary_sibling
+from .evaluate import NAMES, QUANTITIES, Evaluation
+
+__all__ = ["REPORT_FILES", "write_report", "check_report_dir", "load_reconstructions", "markdown_table"]
+
+REPORT_FILES = ("results.json", "results.csv", "report.md", "reconstructions.npz", "montage.png",
+                "angular_error.png")
+
+
+def check_report_dir(out: str | Path, overwrite: bool = False) -> Path:
+    """Refuse a report directory that is a file or already holds a report (unless ``overwrite``)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file; pass a directory for the report")
+    existing = [n for n in REPORT_FILES if (out / n).exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{out} already holds a report ({', '.join(existing)}); choose another --out or pass "
+                              "--overwrite")
+    return out
+
+
+def _fmt(s: dict, q: str) -> str:
+    if s.get("mean") is None:
+        return "–"
+    digits = {"psnr": 2}.get(q, 4)
+    if q in ("residual", "seconds"):
+        return f"{s['mean']:.3g} ± {s['std']:.2g}"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def markdown_table(ev: Evaluation) -> str:
+    """Mean ± std per method as a Markdown table."""
+    cols = [("re", "RE"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("haarpsi", "HaarPSI"),
+            ("wedge_error", "error in missing wedge"), ("residual", "‖Af−y‖/‖y‖"), ("seconds", "s / slice")]
+    if ev.truth is None:
+        cols = [c for c in cols if c[0] in ("residual", "seconds")]
+    lines = ["| method | " + " | ".join(c[1] for c in cols) + " |", "| --- |" + " --- |" * len(cols)]
+    for m in ev.methods:
+        note = "" if ev.record["methods"][m]["timing"].startswith("end to end") else " †"
+        cells = [_fmt(ev.summary[m][q], q) + (note if q == "seconds" else "") for q, _ in cols]
+        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _save_png(path: Path, draw) -> None:
+    tmp = temporary_sibling(path, ".png")
+    try:
+        draw(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, montage: int = 3) -> Path:
+    """Write the report directory ``out`` (see the module notes); returns ``out``.
+
+    Parameters
+    ----------
+    ev : Evaluation
+    out : str or Path
+        Directory (created if needed).
+    overwrite : bool
+        Replace an existing report (default: refuse with ``FileExistsError``).
+    montage : int
+        Images shown in ``montage.png`` (the first ones; default 3, 0 for none).
+    """
+    from .. import __version__
+    from ..data.scanfile import atomic_savez
+    from ..plotting import save_comparison
+    from .spectrum import save_angular_figure
+
+    out = check_report_dir(out, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    g = ev.geometry
+    figures = {}
+
+    arrays = {f"recon_{m}": ev.reconstructions[m].numpy().astype(np.float32) for m in ev.methods}
+    if ev.truth is not None:
+        arrays["truth"] = ev.truth.numpy().astype(np.float32)
+    arrays["sinogram"] = ev.sinogram.numpy().astype(np.float32)
+    arrays["ids"] = np.asarray(ev.ids, dtype=np.int64)
+    arrays.update(angles=np.asarray(g.angles, dtype=np.float64), det_spacing=np.float64(g.det_spacing),
+                  image_size=np.int64(g.image_size), det_count=np.int64(g.det_count))
+    arrays["meta"] = np.array(json.dumps({"methods": ev.methods, "layout": "recon_<method>: (M, N, N), image i is "
+                                          "ids[i]", "geometry": g.to_dict(), "ltl_version": __version__}))
+    atomic_savez(out / "reconstructions.npz", overwrite=True, **arrays)
+
+    k = min(max(int(montage), 0), len(ev.ids))
+    if k:
+        cases = []
+        for i in range(k):
+            images = {NAMES[m]: ev.reconstructions[m][i].clamp(0, 1) for m in ev.methods}
+            metrics = {NAMES[m]: {q: ev.per_image[m][q][i] for q in ("re", "ssim")} for m in ev.methods} \
+                if ev.truth is not None else None
+            cases.append({"name": f"{ev.record.get('id_kind', 'image')} {ev.ids[i]}",
+                          "truth": ev.truth[i] if ev.truth is not None else None, "images": images,
+                          "metrics": metrics})
+        _save_png(out / "montage.png", lambda p: save_comparison(p, cases))
+        figures["montage"] = "montage.png"
+    if ev.angular is not None:
+        curves = {NAMES[m]: ev.angular["methods"][m] for m in ev.methods}
+        save_angular_figure(out / "angular_error.png", np.asarray(ev.angular["bin_centres_deg"]), curves, g)
+        figures["angular_error"] = "angular_error.png"
+
+    doc = dict(ev.to_json(), figures=figures)
+    _write_text(out / "results.json", json.dumps(doc, indent=1))
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["image", "id", "method", *QUANTITIES])
+    for i, ident in enumerate(ev.ids):
+        for m in ev.methods:
+            w.writerow([i, ident, m, *("" if ev.per_image[m][q][i] is None else repr(float(ev.per_image[m][q][i]))
+                                       for q in QUANTITIES)])
+    _write_text(out / "results.csv", buf.getvalue())
+
+    _write_text(out / "report.md", _markdown(ev, figures))
+    return out
+
+
+def _markdown(ev: Evaluation, figures: dict) -> str:
+    r = ev.record
+    data = r["data"]
+    src = data.get("path", "a scan in memory")
+    what = {"dataset": f"dataset `{src}`, split {data.get('split')}",
+            "scan file": f"scan file `{src}`", "scan": "simulated scans"}.get(data.get("kind"), str(src))
+    if data.get("meta", {}).get("phantom"):
+        what += f" (phantom {data['meta']['phantom']})"
+    lines = [f"# ltl evaluation: {len(ev.ids)} images", "",
+             f"- data: {what}; {r['images']} of {data.get('of', r['images'])} images ({r['id_kind']}s "
+             f"{_ids(ev.ids)})",
+             f"- geometry: {r['geometry_description']}",
+             f"- device: {r['device']}, batch size {r['batch_size']}; ltl {r['ltl_version']}; {r['created']}", ""]
+    lines += [markdown_table(ev), ""]
+    lines += [f"Mean ± sample standard deviation over {len(ev.ids)} images."]
+    lines += r["notes"][:4]
+    timing = [f"{NAMES[m]}: {r['methods'][m]['timing']}" for m in ev.methods
+              if not r["methods"][m]["timing"].startswith("end to end")]
+    if timing:
+        lines += ["", "† Times: " + "; ".join(timing) + ". The other times are end to end."]
+    lines += ["", "## Methods", ""]
+    for m in ev.methods:
+        rec = r["methods"][m]
+        desc = f"- **{NAMES[m]}** (`{m}`): {json.dumps(rec['settings'])}"
+        ck = rec.get("checkpoint")
+        if ck:
+            epochs = (ck.get("provenance") or {}).get("epochs_trained")
+            desc += (f"; checkpoint `{ck['checkpoint']}` (sha256 {str(ck.get('weights_sha256'))[:12]}…, "
+                     f"ltl {ck.get('model_ltl_version')}{f', {epochs} epochs' if epochs else ''})")
+        lines.append(desc)
+    if figures:
+        lines += ["", "## Figures", ""]
+        if "montage" in figures:
+            lines += ["Truth, each method (clipped to [0, 1]) and its signed error, for the first images:", "",
+                      f"![montage]({figures['montage']})", ""]
+        if "angular_error" in figures:
+            lines += ["Error energy by frequency direction (mean over the images, relative to ‖truth‖²); the "
+                      "shaded directions are the missing wedge the scan does not measure:", "",
+                      f"![angular error energy]({figures['angular_error']})", ""]
+    if ev.truth is None:
+        lines += ["", "No ground truth: only the data residual and the time are reported."]
+    lines += ["", "Numbers per image: `results.csv`, `results.json`; reconstructions: `reconstructions.npz`.", ""]
+    return "\n".join(lines)
+
+
+def _ids(ids: list) -> str:
+    if not ids:
+        return ""
+    if len(ids) > 2 and list(ids) == list(range(ids[0], ids[0] + len(ids))):
+        return f"{ids[0]}–{ids[-1]}"
+    return ", ".join(map(str, ids[:8])) + (", …" if len(ids) > 8 else "")
+
+
+def load_reconstructions(out: str | Path) -> dict:
+    """Read ``reconstructions.npz`` of a report: ``{'methods', 'reconstructions' (method → tensor),
+    'truth', 'sinogram', 'ids', 'meta'}``."""
+    p = Path(out)
+    p = p / "reconstructions.npz" if p.is_dir() else p
+    if not p.exists():
+        raise FileNotFoundError(f"{p} not found; pass a report directory written by ltl evaluate")
+    with np.load(p, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        return {"methods": meta["methods"], "meta": meta,
+                "reconstructions": {m: torch.from_numpy(z[f"recon_{m}"]) for m in meta["methods"]},
+                "truth": torch.from_numpy(z["truth"]) if "truth" in z.files else None,
+                "sinogram": torch.from_numpy(z["sinogram"]), "ids": z["ids"].tolist()}

@@ -1,0 +1,152 @@
+"""Model checkpoints shared by every ltl model: a directory with ``model.pt`` and ``model.json``.
+
+``model.pt``    ``torch.save(state_dict)``, loaded with ``torch.load(..., weights_only=True)``
+``model.json``  metadata (``format``, ``kind``, ltl version, geometry, settings, provenance) and the
+                SHA-256 of ``model.pt``
+Each file is written to a temporary file and moved into place with ``os.replace``; the weights go
+first, so a metadata file always describes complete weights (the hash catches a mismatch).
+
+:func:`load_model` reads any of them and returns the model class its metadata names (``kind``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .._io import atomic_write
+
+__all__ = ["WEIGHTS_NAME", "META_NAME", "KINDS", "save_dir", "read_meta", "load_state", "read_kind", "load_model",
+           "model_from_metadata"]
+
+WEIGHTS_NAME = "model.pt"
+META_NAME = "model.json"
+#: Model kinds: LtI, LtI without the split, and the post-processing U-Nets on FBP and on f_vis.
+KINDS = ("ltl", "ltl-nosplit", "postproc-fbp", "postproc-l1")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_dir(model: torch.nn.Module, path: str | Path, meta: dict, what: str) -> Path:
+    """Write ``path/model.pt`` (the model's state dict) and ``path/model.json`` (``meta`` + hash)."""
+    d = Path(path)
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{d} exists and is not a directory; an {what} checkpoint is a directory")
+    d.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_write(d / WEIGHTS_NAME, lambda f: torch.save(state, f))
+    meta = dict(meta, weights=WEIGHTS_NAME, weights_sha256=sha256(d / WEIGHTS_NAME))
+    atomic_write(d / META_NAME, lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    return d
+
+
+def read_meta(path: str | Path, what: str = "model", hint: str = "`ltl train` (RUN_DIR/model)") -> tuple[dict, Path, Path]:
+    """Metadata, weights path and metadata path of a checkpoint directory (or its ``model.json`` /
+    ``model.pt``); checks that both files exist, the JSON and the weights' hash.
+
+    Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt one.
+    """
+    p = Path(path)
+    d = p.parent if p.name in (WEIGHTS_NAME, META_NAME) else p
+    meta_p, weights_p = d / META_NAME, d / WEIGHTS_NAME
+    for q in (meta_p, weights_p):
+        if not q.exists():
+            raise FileNotFoundError(f"{what} checkpoint {d}: {q.name} not found; pass a directory written by {hint}")
+    try:
+        meta = json.loads(meta_p.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{meta_p} is not valid JSON ({exc}); the checkpoint is corrupt, re-save it") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_p} does not hold {what} metadata")
+    want = meta.get("weights_sha256")
+    if want and sha256(weights_p) != want:
+        raise ValueError(f"{weights_p} does not match the hash in {meta_p} (a partial or mixed checkpoint); "
+                         "re-save the model")
+    return meta, weights_p, meta_p
+
+
+def load_state(model: torch.nn.Module, weights_p: Path, meta_p: Path) -> None:
+    """Load ``weights_p`` into ``model`` with clear errors for unreadable or mismatched weights."""
+    try:
+        state = torch.load(weights_p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{weights_p} is not a readable torch state dict ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); re-save the model") from exc
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{weights_p} does not fit the architecture in {meta_p} ({str(exc).splitlines()[0]})") from exc
+
+
+def kind_of(meta: dict) -> str:
+    """The model kind of checkpoint metadata (LtI checkpoints written before kinds existed are 'ltl')."""
+    from .lti import MODEL_FORMAT
+    from .postproc import POSTPROC_FORMAT
+
+    fmt = meta.get("format")
+    if fmt == MODEL_FORMAT:
+        kind = meta.get("kind") or ("ltl-nosplit" if (meta.get("model") or {}).get("nosplit") else "ltl")
+    elif fmt == POSTPROC_FORMAT:
+        kind = meta.get("kind")
+    else:
+        raise ValueError(f"format {fmt!r} is not an ltl model format ({MODEL_FORMAT!r} or {POSTPROC_FORMAT!r})")
+    if kind not in KINDS:
+        raise ValueError(f"model kind {kind!r} is not one of {', '.join(KINDS)}")
+    return kind
+
+
+def read_kind(path: str | Path) -> str:
+    """The kind of the checkpoint at ``path`` (one of :data:`KINDS`), without loading its weights."""
+    meta, _, meta_p = read_meta(path)
+    try:
+        return kind_of(meta)
+    except ValueError as exc:
+        raise ValueError(f"{meta_p}: {exc}") from exc
+
+
+def model_from_metadata(meta: dict):
+    """An untrained model of the class and architecture that ``meta`` describes."""
+    from .lti import LtI
+    from .postproc import PostProc
+
+    kind = kind_of(meta)
+    return PostProc.from_metadata(meta) if kind.startswith("postproc") else LtI.from_metadata(meta)
+
+
+def load_model(path: str | Path, *, map_location: str | torch.device | None = "cpu", geometry=None):
+    """Load any ltl model checkpoint: an :class:`~ltl.models.LtI` (``ltl``, ``ltl-nosplit``) or a
+    :class:`~ltl.models.PostProc` (``postproc-fbp``, ``postproc-l1``), as its metadata says.
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint directory (or its ``model.json`` / ``model.pt``).
+    map_location : str or torch.device, optional
+        Device to move the model to (default CPU).
+    geometry : Geometry, optional
+        Refuse the model unless it was made for this geometry (``ValueError`` naming both).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing, corrupt or unknown checkpoint, or another geometry.
+    """
+    from .lti import LtI
+    from .postproc import PostProc
+
+    meta, _, meta_p = read_meta(path)
+    try:
+        kind = kind_of(meta)
+    except ValueError as exc:
+        raise ValueError(f"{meta_p}: {exc}") from exc
+    cls = PostProc if kind.startswith("postproc") else LtI
+    return cls.load(path, map_location=map_location, geometry=geometry)

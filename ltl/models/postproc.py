@@ -1,0 +1,313 @@
+"""Learned post-processing baselines: a residual U-Net on a first reconstruction.
+
+``y → f₀ → f = max(0, f₀ + U-Net(f₀))`` with ``f₀`` either
+
+``'fbp'``  the filtered back projection (Hann window): FBPConvNet, after K. H. Jin, M. T. McCann,
+           E. Froustey, M. Unser, "Deep convolutional neural network for inverse problems in
+           imaging", IEEE Trans. Image Process. 26 (2017) 4509–4522, where a U-Net learns the
+           residual between the FBP and the truth;
+``'l1'``   the l1-shearlet reconstruction f_vis that LtI starts from, so that the comparison with
+           LtI isolates what the split into visible and invisible coefficients brings.
+
+The U-Net is :class:`~ltl.models.UNet` with one input and one output channel; its stored
+normalisation maps the input image and the residual ``truth − f₀`` to zero mean and unit variance.
+Checkpoints are directories with ``model.pt`` and ``model.json`` as for :class:`~ltl.models.LtI`
+(format ``'ltl-postproc-model'``, ``kind`` ``'postproc-fbp'`` or ``'postproc-l1'``); read any
+ltl model with :func:`ltl.models.load_model`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..geometry import Geometry
+from ._checkpoint import load_state, read_meta, save_dir
+from .unet import UNet
+
+__all__ = ["PostProc", "POSTPROC_FORMAT", "SOURCES"]
+
+POSTPROC_FORMAT = "ltl-postproc-model"
+POSTPROC_FORMAT_VERSION = 1
+#: What the U-Net post-processes: the FBP or the l1-shearlet reconstruction f_vis.
+SOURCES = ("fbp", "l1")
+
+
+class PostProc(nn.Module):
+    """A residual U-Net post-processing the FBP or the l1-shearlet reconstruction, for one geometry.
+
+    Parameters
+    ----------
+    geometry : Geometry
+        The scan geometry the model is for; other geometries are refused.
+    source : {'fbp', 'l1'}
+        The first reconstruction f₀ (see the module notes).
+    fbp_filter : str
+        FBP window for ``source='fbp'`` (default ``'hann'``, see :func:`ltl.fbp`).
+    solver_settings, frame_settings : dict, optional
+        l1-shearlet and shearlet frame settings for ``source='l1'`` (as for :class:`~ltl.models.LtI`).
+    width, depth, norm : see :class:`~ltl.models.UNet`.
+    provenance : dict, optional
+        JSON-safe description of the training data and run, kept in the metadata.
+
+    Attributes
+    ----------
+    net : UNet
+        One channel in (f₀), one out (the raw residual after :meth:`UNet.predict`).
+    kind : str
+        ``'postproc-fbp'`` or ``'postproc-l1'``.
+
+    Notes
+    -----
+    The method names mirror :class:`~ltl.models.LtI` (``network_input``, ``network_target``,
+    ``prediction_from_output``, ``predict``, ``combine``) with f₀ in place of f_vis and the residual
+    image ``(B, 1, N, N)`` in place of the invisible coefficients, so that one training loop trains
+    both. Computation runs on the model's device.
+    """
+
+    def __init__(self, geometry: Geometry, *, source: str = "fbp", fbp_filter: str = "hann",
+                 solver_settings: dict | None = None, frame_settings: dict | None = None, width: int = 32,
+                 depth: int = 4, norm: str = "batch", provenance: dict | None = None):
+        super().__init__()
+        from ..data.dataset import make_frame, solver_settings_full
+        from ..operators.fbp import FILTERS
+
+        if not isinstance(geometry, Geometry):
+            raise TypeError(f"geometry must be an ltl.Geometry, got {type(geometry).__name__}")
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        if fbp_filter not in FILTERS:
+            raise ValueError(f"fbp_filter must be one of {', '.join(FILTERS)}, got {fbp_filter!r}")
+        self.geometry = geometry
+        self.source = source
+        self.fbp_filter = fbp_filter
+        if source == "l1":
+            self.frame = make_frame(geometry.image_size, frame_settings)
+            self.solver_settings = solver_settings_full(solver_settings)
+        else:
+            if solver_settings or frame_settings:
+                raise ValueError("solver_settings and frame_settings belong to source='l1'; a post-processed FBP "
+                                 "has none")
+            self.frame = None
+            self.solver_settings = None
+        self.provenance = dict(provenance or {})
+        self.net = UNet(1, 1, width=width, depth=depth, norm=norm)
+        self._A = None
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def kind(self) -> str:
+        return f"postproc-{self.source}"
+
+    @property
+    def device(self) -> torch.device:
+        return self.net.in_mean.device
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-safe description that rebuilds this model (without weights) via :meth:`from_metadata`."""
+        from .. import __version__
+        from ..data.dataset import frame_settings_of
+
+        net = self.net
+        return {
+            "format": POSTPROC_FORMAT, "format_version": POSTPROC_FORMAT_VERSION, "kind": self.kind,
+            "ltl_version": __version__, "geometry": self.geometry.to_dict(),
+            "geometry_description": self.geometry.describe(), "source": self.source,
+            "fbp_filter": self.fbp_filter if self.source == "fbp" else None,
+            "frame": frame_settings_of(self.frame) if self.frame is not None else None,
+            "solver": dict(self.solver_settings) if self.solver_settings is not None else None,
+            "model": {"width": net.width, "depth": net.depth, "norm": net.norm, "residual": True,
+                      "in_channels": net.in_channels, "out_channels": net.out_channels},
+            "normalization": {k: getattr(net, k).cpu().tolist() for k in ("in_mean", "in_std", "out_mean", "out_std")},
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "PostProc":
+        """A model with the architecture and normalisation of ``meta`` (weights untrained)."""
+        try:
+            if meta.get("format") != POSTPROC_FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, expected {POSTPROC_FORMAT!r}")
+            if meta.get("format_version") != POSTPROC_FORMAT_VERSION:
+                raise ValueError(f"format version {meta.get('format_version')}, this ltl reads "
+                                 f"{POSTPROC_FORMAT_VERSION}")
+            source = meta["source"]
+            if meta.get("kind") != f"postproc-{source}":
+                raise ValueError(f"kind {meta.get('kind')!r} does not match the source {source!r}")
+            m = meta["model"]
+            l1 = source == "l1"
+            model = cls(Geometry.from_dict(meta["geometry"]), source=source,
+                        fbp_filter=meta.get("fbp_filter") or "hann",
+                        solver_settings={k: v for k, v in meta["solver"].items() if k != "method"} if l1 else None,
+                        frame_settings=meta["frame"] if l1 else None, width=int(m["width"]), depth=int(m["depth"]),
+                        norm=m["norm"], provenance=meta.get("provenance"))
+            nrm = meta.get("normalization")
+            if nrm:
+                model.net.set_normalization(nrm["in_mean"], nrm["in_std"], nrm["out_mean"], nrm["out_std"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"model metadata is incomplete or malformed ({type(exc).__name__}: {exc})") from exc
+        return model
+
+    def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
+        """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
+        if geometry != self.geometry:
+            raise ValueError(
+                f"this {self.kind} model was trained for {self.geometry.describe()}, but the {what} has "
+                f"{geometry.describe()}; use (or train) a model for the scan's geometry"
+            )
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def operator(self):
+        if self._A is None:
+            from ..operators import RadonOperator
+
+            self._A = RadonOperator(self.geometry)
+        return self._A
+
+    def _check_sino(self, y: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch.Tensor or an ltl Scan, got {type(y).__name__}")
+        shape = self.geometry.sino_shape
+        if y.ndim not in (2, 3) or tuple(y.shape[-2:]) != shape:
+            raise ValueError(
+                f"sinograms must have shape {shape} or (B, {shape[0]}, {shape[1]}) for the model's geometry "
+                f"{self.geometry.describe()}, got {tuple(y.shape)}; this model cannot reconstruct another geometry"
+            )
+        single = y.ndim == 2
+        return (y[None] if single else y).to(self.device, torch.float32), single
+
+    def _check_images(self, f: torch.Tensor, what: str) -> torch.Tensor:
+        n = self.geometry.image_size
+        if not isinstance(f, torch.Tensor) or f.ndim != 3 or tuple(f.shape[-2:]) != (n, n):
+            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+            raise ValueError(f"{what} must have shape (B, {n}, {n}) for {self.geometry.describe()}, got {shape}")
+        return f
+
+    def initial(self, y: torch.Tensor) -> torch.Tensor:
+        """The first reconstruction f₀ of sinograms ``(B, V, D)`` → ``(B, N, N)``: FBP or l1-shearlet."""
+        yb, single = self._check_sino(y)
+        if self.source == "fbp":
+            from ..operators import fbp
+
+            f = fbp(self.operator, yb, filter=self.fbp_filter)
+        else:
+            from ..data.dataset import solver_kwargs
+            from ..solvers import l1_shearlet
+
+            f, _ = l1_shearlet(self.operator, self.frame, yb, **solver_kwargs(self.solver_settings),
+                               progress=False)
+        return f[0] if single else f
+
+    def network_input(self, f0: torch.Tensor, coeffs=None) -> torch.Tensor:
+        """The U-Net's raw input ``(B, 1, N, N)``: f₀ (``coeffs`` is ignored; LtI's signature)."""
+        return self._check_images(f0, "the first reconstruction")[:, None]
+
+    def network_target(self, f0: torch.Tensor, truth: torch.Tensor, coeffs=None) -> torch.Tensor:
+        """What the U-Net learns (raw scale) ``(B, 1, N, N)``: the residual ``truth − f₀``."""
+        return (self._check_images(truth, "truth") - self._check_images(f0, "the first reconstruction"))[:, None]
+
+    def prediction_from_output(self, raw: torch.Tensor, f0: torch.Tensor, coeffs=None) -> torch.Tensor:
+        """The predicted residual from the U-Net's raw-scale output (the same tensor)."""
+        return raw
+
+    def predict(self, f0: torch.Tensor, coeffs=None) -> torch.Tensor:
+        """The predicted residual ``(B, 1, N, N)`` (raw scale) of f₀ ``(B, N, N)``."""
+        return self.net.predict(self.network_input(f0))
+
+    def combine(self, f0: torch.Tensor, prediction: torch.Tensor, *, coeffs=None, clamp: bool = True) -> torch.Tensor:
+        """``f = max(0, f₀ + residual)`` ``(B, N, N)`` (without the clip when ``clamp`` is False)."""
+        f0 = self._check_images(f0, "the first reconstruction")
+        if prediction.ndim != 4 or prediction.shape[1] != 1:
+            raise ValueError(f"prediction must have shape (B, 1, N, N), got {tuple(prediction.shape)}")
+        out = f0 + prediction[:, 0].to(f0.dtype)
+        return out.clamp_min(0) if clamp else out
+
+    def forward(self, f0: torch.Tensor) -> torch.Tensor:
+        """Post-process first reconstructions ``(B, N, N)`` → ``(B, N, N)``."""
+        return self.combine(f0, self.predict(f0))
+
+    # ------------------------------------------------------------------ reconstruction
+    def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
+                    batch_size: int | None = None):
+        """Reconstruct sinograms: y → f₀ → f₀ + U-Net(f₀), clipped at 0.
+
+        Parameters
+        ----------
+        y : torch.Tensor ``(V, D)`` or ``(B, V, D)``, or an ltl ``Scan``
+            Sinograms of the model's geometry (a Scan's geometry is checked).
+        geometry : Geometry, optional
+            The scan's geometry, checked against the model's (``ValueError`` naming both).
+        return_parts : bool
+            Also return f₀ (``'initial'``) and the predicted residual (``'residual'``, images).
+        batch_size : int, optional
+            Process at most this many sinograms at a time (default all at once).
+
+        Returns
+        -------
+        torch.Tensor ``(B, N, N)`` (``(N, N)`` for one sinogram), or with ``return_parts`` a dict
+        with ``output``, ``initial`` and ``residual``, on the model's device.
+        """
+        from ..data.simulate import Scan
+
+        if isinstance(y, Scan):
+            self.check_geometry(y.geometry)
+            y = y.sinogram
+        if geometry is not None:
+            self.check_geometry(geometry)
+        yb, single = self._check_sino(y)
+        if not bool(torch.isfinite(yb).all()):
+            raise ValueError("the sinograms contain NaN or inf")
+        step = yb.shape[0] if batch_size is None else int(batch_size)
+        if step < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        was_training = self.training
+        self.eval()
+        parts: dict[str, list] = {"output": [], "initial": [], "residual": []}
+        try:
+            with torch.no_grad():
+                for a in range(0, yb.shape[0], step):
+                    f0 = self.initial(yb[a:a + step])
+                    r = self.predict(f0)
+                    parts["output"].append(self.combine(f0, r))
+                    parts["initial"].append(f0)
+                    parts["residual"].append(r[:, 0])
+        finally:
+            self.train(was_training)
+        out = {k: torch.cat(v) for k, v in parts.items()}
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out if return_parts else out["output"]
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
+        return save_dir(self, path, self.metadata(), "PostProc")
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
+             geometry: Geometry | None = None) -> "PostProc":
+        """Load a checkpoint directory written by :meth:`save` (see :meth:`ltl.models.LtI.load`)."""
+        meta, weights_p, meta_p = read_meta(path, "PostProc", "PostProc.save or `ltl train --model postproc-fbp` "
+                                                              "(RUN_DIR/model)")
+        from .lti import MODEL_FORMAT
+
+        if meta.get("format") == MODEL_FORMAT:
+            raise ValueError(f"{meta_p} holds a {meta.get('kind', 'ltl')!r} model, not a post-processing U-Net; load it with "
+                             "ltl.models.load_model")
+        try:
+            model = cls.from_metadata(meta)
+        except ValueError as exc:
+            raise ValueError(f"{meta_p}: {exc}") from exc
+        if geometry is not None:
+            model.check_geometry(geometry)
+        load_state(model, weights_p, meta_p)
+        if map_location is not None:
+            model.to(map_location)
+        return model
+
+    def extra_repr(self) -> str:
+        return f"{self.kind}: {self.geometry.describe()}; residual U-Net on {self.source}"
