@@ -6,8 +6,8 @@ adapter (:func:`explain_lti`, :class:`LtIExplainer`) explains the U-Net's output
 image it adds, with noise of the network's training statistics.
 """
 
-from .rde import DOMAINS, NOISES, RDEResult, draw_noise, expected_distortion, mask_shape, noise_statistics, rde, \
-    relative_distortion
+from .rde import (DOMAINS, NOISES, RDEResult, draw_noise, expected_distortion, mask_shape, noise_statistics, rde,
+                  relative_distortion)
 from .baselines import BASELINES, energy_score, gradient, integrated_gradients, random_relevance, smoothgrad
 from .ordering import OrderingCurve, relevance_ordering, to_domain
 from .lti import LtIExplainer, LtIExplanation, LtINetwork, explain_lti

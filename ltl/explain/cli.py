@@ -10,7 +10,6 @@ the images). Existing outputs are kept unless ``--overwrite`` is given.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -36,7 +35,6 @@ def parse_roi(text: str) -> tuple[int, int, int, int]:
 
 def _cmd_explain(args) -> int:
     import numpy as np
-    import torch
 
     from .. import __version__
     from .. import cli as ltl_cli
