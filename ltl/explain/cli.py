@@ -70,6 +70,9 @@ def _cmd_explain(args) -> int:
     t_rec = time.perf_counter() - t0
     print(f"ltl explain: scan {args.index} of {args.scan}, {scan.geometry.describe()}, on {device.type}; "
           f"RDE in the {args.domain} domain, λ={args.lam:g}, {args.steps} steps × {args.samples} samples, seed {args.seed}")
+    if device.type == "cpu" and scan.geometry.image_size >= 128:
+        print("  note: on the CPU each RDE step takes seconds at this size (one U-Net forward and backward per noise "
+              "draw); use a GPU (--device cuda) or fewer --steps/--samples for a first look")
     expl = explain_lti(model, parts["f_vis"], roi=roi, domain=args.domain, lam=args.lam, steps=args.steps,
                        samples=args.samples, noise=args.noise, lr=args.lr, seed=args.seed, points=args.points,
                        progress=not args.no_progress)
