@@ -1,0 +1,145 @@
+"""``ltl explain``: a rate-distortion explanation of what LtI's network adds to a reconstruction.
+
+Writes into ``--out DIR``: ``explanation.png`` (f_ltl, the network's contribution, the RDE mask on
+f_vis, the kept visible coefficients as an image, the mask per channel, the ordering curves),
+``relevance.png`` (per-pixel relevance of RDE and the baselines), ``rate_distortion.png``
+(ordering curves and RDE's optimisation), ``explanation.json`` (settings, seed, ltl version,
+geometry, areas and times per method) and ``explanation.npz`` (the mask, the relevance maps and
+the images). Existing outputs are kept unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .rde import DOMAINS, NOISES
+
+__all__ = ["add_cli", "parse_roi", "OUTPUTS"]
+
+OUTPUTS = ("explanation.png", "relevance.png", "rate_distortion.png", "explanation.json", "explanation.npz")
+DEFAULTS = {"lam": 0.1, "steps": 300, "samples": 16, "lr": 0.05, "points": 21}
+
+
+def parse_roi(text: str) -> tuple[int, int, int, int]:
+    """``"r0,c0,r1,c1"`` → four ints (rows r0:r1, columns c0:c1); ``ValueError`` otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        if len(parts) != 4:
+            raise ValueError
+        return tuple(int(p) for p in parts)  # type: ignore[return-value]
+    except ValueError:
+        raise ValueError(f"--roi must be four integers r0,c0,r1,c1 (rows r0:r1, columns c0:c1), got {text!r}") from None
+
+
+def _cmd_explain(args) -> int:
+    import numpy as np
+
+    from .. import __version__
+    from .. import cli as ltl_cli
+    from .._io import atomic_write
+    from ..data import load_scan
+    from ..data.scanfile import atomic_savez
+    from ..models import LtI
+    from .figures import save_explanation, save_rate_distortion, save_relevance_maps
+    from .lti import explain_lti
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ltl_cli.UsageError(f"{out} exists and is not a directory; --out names a folder")
+    existing = [n for n in OUTPUTS if (out / n).exists()]
+    if existing and not args.overwrite:
+        raise ltl_cli.UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
+    for name in ("steps", "samples", "points"):
+        if getattr(args, name) < 1:
+            raise ltl_cli.UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    roi = parse_roi(args.roi) if args.roi is not None else None
+    ckpt = args.checkpoint or ltl_cli.default_checkpoint()
+    if ckpt is None:
+        raise ltl_cli.UsageError("no LtI model to explain: no demo model was found (set LTL_DEMO_MODEL or ship "
+                                 "data/demo-model); pass --checkpoint RUN_DIR/model from `ltl train`")
+    device = ltl_cli._device(args.device)
+    scan = load_scan(args.scan)
+    m = scan.sinogram.shape[0]
+    if not 0 <= args.index < m:
+        raise ltl_cli.UsageError(f"--index {args.index} is out of range: {args.scan} holds {m} scan(s), index 0..{m - 1}")
+    model = LtI.load(ckpt, map_location=device)
+    t0 = time.perf_counter()
+    parts = model.reconstruct(scan.sinogram[args.index].to(device), geometry=scan.geometry, return_parts=True)
+    t_rec = time.perf_counter() - t0
+    print(f"ltl explain: scan {args.index} of {args.scan}, {scan.geometry.describe()}, on {device.type}; "
+          f"RDE in the {args.domain} domain, λ={args.lam:g}, {args.steps} steps × {args.samples} samples, seed {args.seed}")
+    if device.type == "cpu" and scan.geometry.image_size >= 128:
+        print("  note: on the CPU each RDE step takes seconds at this size (one U-Net forward and backward per noise "
+              "draw); use a GPU (--device cuda) or fewer --steps/--samples for a first look")
+    expl = explain_lti(model, parts["f_vis"], roi=roi, domain=args.domain, lam=args.lam, steps=args.steps,
+                       samples=args.samples, noise=args.noise, lr=args.lr, seed=args.seed, points=args.points,
+                       progress=not args.no_progress)
+    seconds = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    r0, c0, r1, c1 = expl.roi
+    save_explanation(out / "explanation.png", expl,
+                     title=f"{Path(args.scan).name} [{args.index}]: what LtI's network adds in rows {r0}:{r1}, "
+                           f"columns {c0}:{c1}, and what it uses (RDE, {args.domain})")
+    save_relevance_maps(out / "relevance.png", expl)
+    save_rate_distortion(out / "rate_distortion.png", expl.curves, history=expl.rde.history)
+    arrays = {"mask": expl.rde.mask.numpy(), "f_vis": expl.f_vis.numpy(), "f_ltl": expl.f_ltl.numpy(),
+              "contribution": expl.contribution.numpy(), "masked_visible": expl.masked_visible.numpy(),
+              "network_input": expl.network_input.numpy(),
+              **{f"relevance_{k}": v.numpy() for k, v in expl.relevance.items()},
+              **{f"pixel_relevance_{k}": v.numpy() for k, v in expl.pixel_relevance.items()}}
+    atomic_savez(out / "explanation.npz", overwrite=True, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+    report = {
+        "command": "explain", "ltl_version": __version__, "scan": str(args.scan), "index": args.index,
+        "checkpoint": str(ckpt), "device": device.type, "seed": args.seed,
+        "geometry": scan.geometry.to_dict(), "geometry_description": scan.geometry.describe(),
+        "settings": expl.settings,
+        "model": {"residual": model.residual, "use_fvis": model.use_fvis, "predict_lowpass": model.predict_lowpass,
+                  "visible_channels": model.num_visible, "predicted_channels": model.num_invisible},
+        "channels": expl.channel_labels,
+        "areas": expl.areas,
+        "curves": {k: v.to_dict() for k, v in expl.curves.items()},
+        "rde": {"rate": expl.rde.history["rate"][-1], "distortion": expl.rde.history["distortion"][-1],
+                "objective": expl.rde.history["objective"][-1], "channel_mask": expl.channel_relevance.tolist(),
+                "history": expl.rde.history, "params": expl.rde.params},
+        "seconds": dict(expl.seconds, reconstruction=t_rec, total=seconds),
+        "outputs": list(OUTPUTS),
+    }
+    atomic_write(out / "explanation.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
+    best = min(expl.areas, key=expl.areas.get)
+    print("  area under the ordering curve (lower is better): "
+          + ", ".join(f"{k} {v:.4f}" for k, v in expl.areas.items()) + f"; best: {best}")
+    print(f"  RDE kept {expl.rde.history['rate'][-1]:.1%} of the components at distortion "
+          f"{expl.rde.history['distortion'][-1]:.4f} ({expl.seconds['rde']:.1f} s); total {seconds:.1f} s")
+    print(f"wrote {', '.join(str(out / n) for n in OUTPUTS)}")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register ``ltl explain`` on an argparse subparsers object."""
+    d = DEFAULTS
+    s = subparsers.add_parser("explain", help="explain what LtI's network adds to a reconstruction (rate-distortion "
+                                              "explanation of its use of the visible coefficients, with baselines)")
+    s.add_argument("scan", help="scan file (.npz)")
+    s.add_argument("--checkpoint", default=None, help="LtI model directory [the shipped demo model]")
+    s.add_argument("--index", type=int, default=0, help="which scan of the file [0]")
+    s.add_argument("--roi", default=None, metavar="r0,c0,r1,c1",
+                   help="region of the image to explain: rows r0:r1, columns c0:c1 in pixels [the whole image]")
+    s.add_argument("--domain", default="coefficients", choices=DOMAINS,
+                   help="mask per visible coefficient, per pixel (all channels) or per channel [coefficients]")
+    s.add_argument("--lam", type=float, default=d["lam"],
+                   help=f"λ, the weight of the kept fraction; larger gives sparser masks [{d['lam']:g}]")
+    s.add_argument("--steps", type=int, default=d["steps"], help=f"Adam steps [{d['steps']}]")
+    s.add_argument("--samples", type=int, default=d["samples"],
+                   help=f"noise draws per step and per point of the ordering curves [{d['samples']}]")
+    s.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate [{d['lr']:g}]")
+    s.add_argument("--noise", default="gaussian", choices=NOISES,
+                   help="obfuscating noise, with the training statistics per channel [gaussian]")
+    s.add_argument("--points", type=int, default=d["points"], help=f"points of the ordering curves [{d['points']}]")
+    s.add_argument("--seed", type=int, default=0, help="seed of the noise and the baselines [0]")
+    s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
+    s.set_defaults(func=_cmd_explain)
