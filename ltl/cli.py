@@ -1,4 +1,4 @@
-"""The ``ltl`` command: info, simulate, reconstruct, demo.
+"""The ``ltl`` command: info, simulate, reconstruct, dataset, train, evaluate, explain, demo.
 
 User errors (bad arguments, missing or corrupt files, shapes that do not fit) print one line
 ``ltl: error: ...`` and exit with status 2, without a traceback (set ``LTL_DEBUG=1`` to see it),
@@ -372,10 +372,14 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_reconstruct)
 
     from .data.dataset import add_cli as add_dataset_cli
+    from .evaluation import add_cli as add_evaluate_cli
+    from .explain.cli import add_cli as add_explain_cli
     from .training import add_cli as add_train_cli
 
     add_dataset_cli(sub)
     add_train_cli(sub)
+    add_evaluate_cli(sub)
+    add_explain_cli(sub)
 
     s = sub.add_parser("demo", help="simulate 120° scans of a held-out ellipse phantom and Shepp–Logan, reconstruct "
                                            "with FBP, TV, l1-shearlet and LtI (the shipped model), write a figure and metrics")
