@@ -63,7 +63,7 @@ def operator_self_check(geometry, device: torch.device) -> dict:
 
 
 def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_size: int, steps: int,
-                     amp: bool) -> float:
+                     amp: bool, patch: int | None = None) -> float:
     """Training samples/s of ``model``'s step (pair + forward + backward + Adam) on a fixed batch."""
     from ltl.training.train import _loss, loss_weights, training_pair
 
@@ -82,6 +82,8 @@ def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_s
     def step():
         with torch.no_grad():
             x, t = training_pair(model, fv, tr)
+            if patch:
+                x, t = x[..., :patch, :patch], t[..., :patch, :patch]
             target = net.normalize_target(t)
             if dev.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -131,6 +133,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--max-epochs", type=int, default=200)
+    p.add_argument("--epoch-overhead", type=float, default=1.0,
+                   help="seconds per epoch for validation and checkpoints, in the epoch estimate [1]")
     args = p.parse_args(argv)
 
     from ltl import Geometry, __version__
@@ -197,14 +201,14 @@ def main(argv=None) -> int:
         for w in [args.width] + [int(v) for v in args.probe_widths.split(",") if v.strip()]:
             m = LtI(geometry, width=w, depth=args.depth).to(dev)
             probes[w] = probe_throughput(m, fv, tr, batch_size=args.batch_size, steps=args.probe_steps,
-                                         amp=dev.type == "cuda")
+                                         amp=dev.type == "cuda", patch=args.patch)
             _log(f"throughput probe: width {w}, batch {args.batch_size}: {probes[w]:.1f} samples/s")
             del m
         summary["probe_samples_per_s"] = probes
         epochs = args.epochs
         if epochs is None:
             left = budget - (time.perf_counter() - t_start) - 20.0  # saving and validation
-            per_epoch = count / probes[args.width] + 1.0
+            per_epoch = count / probes[args.width] + args.epoch_overhead
             epochs = int(max(1, min(args.max_epochs, left // per_epoch)))
         summary["epochs"] = epochs
         _log(f"training {epochs} epochs of {count} samples")
