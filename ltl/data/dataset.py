@@ -72,7 +72,7 @@ FORMAT = "ltl-lti-dataset"
 FORMAT_VERSION = 1
 DATASET_PHANTOMS = ("ellipses", "shepp-logan")
 _SOLVER_KEYS = ("lam", "iters", "tol", "noise", "nonneg")  # recorded with the solver's defaults filled in
-_SOLVER_EXTRA = ("step_ratio", "lam_factor")  # passed and recorded only when given
+_SOLVER_EXTRA = ("lam_factor", "primal_step", "balance")  # passed and recorded only when given
 _FRAME_KEYS = ("scales", "shears")
 
 
@@ -106,7 +106,8 @@ def solver_settings_full(settings: dict | None) -> dict:
     """JSON-safe l1-shearlet settings with the solver's defaults filled in.
 
     Keys: ``lam`` (None for the solver's default λ), ``iters``, ``tol``, ``noise``, ``nonneg``
-    (always recorded), ``step_ratio`` (only when given); unknown keys are a ``ValueError``.
+    (always recorded), ``lam_factor``, ``primal_step``, ``balance`` (only when given); unknown keys are
+    a ``ValueError``.
     """
     settings = dict(settings or {})
     settings.pop("method", None)
@@ -399,7 +400,7 @@ def make_dataset(
         Samples per batch on the device and per resumable unit (default 16).
     solver_settings : dict, optional
         ``l1_shearlet`` settings: ``lam`` (None: the solver's default λ), ``iters``, ``tol``,
-        ``noise``, ``nonneg``, ``step_ratio``; missing keys take the solver's defaults.
+        ``noise``, ``nonneg``, ``lam_factor``, ``primal_step``, ``balance``; missing keys take the solver's defaults.
     frame_settings : dict, optional
         ``ShearletFrame`` settings ``scales``, ``shears`` (default: the frame's defaults).
     oversample : int

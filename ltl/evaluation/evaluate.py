@@ -264,7 +264,7 @@ class Pipeline:
     settings : dict, optional
         Method → settings: ``fbp`` ``{'filter'}`` (default 'hann'); ``sirt`` ``{'iters', 'tol',
         'nonneg'}``; ``tv`` ``{'lam', 'iters', 'tol', 'noise', 'nonneg'}``; ``l1`` solver settings
-        (``lam, iters, tol, noise, nonneg, step_ratio``) and frame settings (``scales, shears``).
+        (``lam, iters, tol, noise, nonneg, lam_factor, primal_step, balance``) and frame settings (``scales, shears``).
         Unset solver settings take the solvers' defaults.
     l1_default : dict, optional
         ``{'solver': ..., 'frame': ...}`` for ``l1`` where ``settings['l1']`` is not given (e.g. a

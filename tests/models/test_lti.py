@@ -166,3 +166,18 @@ def test_lowpass_and_residual_options(geom, truth, gen):
     old["normalization"] = None
     back = LtI.from_metadata(old)  # metadata written before the options existed: both off
     assert back.residual is False and back.predict_lowpass is False and bool(back.mask[0])
+
+
+def test_solver_settings_reach_the_l1_step(geom):
+    """``lam_factor`` in the solver settings is the c of l1_shearlet's default λ, saved with the model."""
+    from ltl.solvers import l1_shearlet
+
+    scan = simulate_phantoms("ellipses", geom, count=2, noise=0.01, seed=3)
+    a = LtI(geom, width=4, depth=2, solver_settings=dict(iters=20, tol=0, lam_factor=0.5))
+    b = LtI(geom, width=4, depth=2, solver_settings=dict(iters=20, tol=0))
+    want, _ = l1_shearlet(RadonOperator(geom), a.frame, scan.sinogram, iters=20, tol=0, lam_factor=0.5)
+    torch.testing.assert_close(a.solve(scan.sinogram), want)
+    assert float((a.solve(scan.sinogram) - b.solve(scan.sinogram)).abs().max()) > 1e-3
+    assert LtI.from_metadata(a.metadata()).solver_settings["lam_factor"] == 0.5
+    with pytest.raises(ValueError, match="unknown solver setting"):
+        LtI(geom, width=4, depth=2, solver_settings=dict(step_ratio=2))
