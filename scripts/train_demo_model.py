@@ -125,6 +125,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--loss", default="mixed")
+    p.add_argument("--model", default="ltl", help="ltl, or a learned baseline: postproc-fbp, postproc-l1, ltl-nosplit "
+                   "(with --data-dir, --keep-data and a fixed --count several models train on one dataset; the epoch "
+                   "estimate probes LtI's step) [ltl]")
     p.add_argument("--patch", type=int, default=None, help="train on patches (CPU runs)")
     p.add_argument("--probe-steps", type=int, default=20)
     p.add_argument("--probe-widths", default="", help="extra widths to probe for the record, e.g. 32")
@@ -218,7 +221,7 @@ def main(argv=None) -> int:
         cfg = TrainConfig(data=str(train_path), val_data=str(val_path), out=str(out), epochs=epochs,
                           batch_size=args.batch_size, lr=args.lr, width=args.width, depth=args.depth,
                           loss=args.loss, amp=dev.type == "cuda", seed=args.seed, patch=args.patch,
-                          device=str(dev), preload=True, progress=False)
+                          device=str(dev), preload=True, progress=False, model=args.model)
         res = train(cfg)
         t_train = time.perf_counter() - t0
         last = res.history[-1]
