@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         v = np.array([r["areas"][m] for r in per_scan])
         wins = sum(1 for r in per_scan if min(r["areas"], key=r["areas"].get) == m)
         table[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "lowest_on": wins}
-    print(f"\n| method | area (mean ± std) | lowest on | \n|---|---|---|")
+    print("\n| method | area (mean ± std) | lowest on |\n|---|---|---|")
     for m, t in table.items():
         print(f"| {m} | {t['mean']:.4f} ± {t['std']:.4f} | {t['lowest_on']}/{len(per_scan)} |")
     print(f"seconds per explanation: {np.mean(seconds):.1f} (RDE {np.mean([r['rde_seconds'] for r in per_scan]):.1f}) on {dev}")
