@@ -34,15 +34,14 @@ go first, so a metadata file always describes complete weights (the hash catches
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
 
 from ..geometry import Geometry
 from ..data.dataset import frame_settings_of, make_frame, solver_kwargs, solver_settings_full
-from ._checkpoint import META_NAME, WEIGHTS_NAME, load_state, read_meta, save_dir
+from ._base import ScanModel
+from ._checkpoint import META_NAME, WEIGHTS_NAME
 from .unet import UNet
 
 __all__ = ["LtI", "MODEL_FORMAT", "WEIGHTS_NAME", "META_NAME"]
@@ -58,7 +57,7 @@ def _l1_shearlet(*args, **kwargs):
     return l1_shearlet(*args, **kwargs)
 
 
-class LtI(nn.Module):
+class LtI(ScanModel):
     """The LtI reconstruction model for one scan geometry.
 
     Parameters
@@ -146,7 +145,16 @@ class LtI(nn.Module):
         self._A = None
         self._filter_cache: dict = {}
 
+    FORMAT = MODEL_FORMAT
+    NAME = "LtI"
+    NOUN = "an LtI model"
+    LOAD_HINT = "LtI.save or `ltl train` (RUN_DIR/model)"
+
     # ------------------------------------------------------------------ metadata
+    @property
+    def model_name(self) -> str:
+        return "LtI model without the split" if self.nosplit else "LtI model"
+
     @property
     def device(self) -> torch.device:
         return self.mask.device
@@ -207,43 +215,7 @@ class LtI(nn.Module):
         return model
 
     # ------------------------------------------------------------------ geometry
-    def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
-        """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
-        if geometry != self.geometry:
-            name = "LtI model without the split" if self.nosplit else "LtI model"
-            raise ValueError(
-                f"this {name} was trained for {self.geometry.describe()}, but the {what} has "
-                f"{geometry.describe()}; use (or train) a model for the scan's geometry"
-            )
-
-    def _check_sino(self, y: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"y must be a torch.Tensor or an ltl Scan, got {type(y).__name__}")
-        shape = self.geometry.sino_shape
-        if y.ndim not in (2, 3) or tuple(y.shape[-2:]) != shape:
-            raise ValueError(
-                f"sinograms must have shape {shape} or (B, {shape[0]}, {shape[1]}) for the model's geometry "
-                f"{self.geometry.describe()}, got {tuple(y.shape)}; this model cannot reconstruct another geometry"
-            )
-        single = y.ndim == 2
-        return (y[None] if single else y).to(self.device, torch.float32), single
-
-    def _check_images(self, f: torch.Tensor, what: str) -> torch.Tensor:
-        n = self.geometry.image_size
-        if not isinstance(f, torch.Tensor) or f.ndim != 3 or tuple(f.shape[-2:]) != (n, n):
-            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-            raise ValueError(f"{what} must have shape (B, {n}, {n}) for {self.geometry.describe()}, got {shape}")
-        return f
-
     # ------------------------------------------------------------------ pieces
-    @property
-    def operator(self):
-        if self._A is None:
-            from ..operators import RadonOperator
-
-            self._A = RadonOperator(self.geometry)
-        return self._A
-
     def solve(self, y: torch.Tensor) -> torch.Tensor:
         """f_vis = l1-shearlet reconstruction of sinograms ``(B, V, D)`` → ``(B, N, N)``."""
         yb, single = self._check_sino(y)
@@ -396,36 +368,6 @@ class LtI(nn.Module):
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out if return_parts else out["f_ltl"]
-
-    # ------------------------------------------------------------------ save / load
-    def save(self, path: str | Path) -> Path:
-        """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
-        return save_dir(self, path, self.metadata(), "LtI")
-
-    @classmethod
-    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
-             geometry: Geometry | None = None) -> "LtI":
-        """Load a checkpoint directory (or its ``model.json`` / ``model.pt``) written by :meth:`save`.
-
-        Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt or
-        mismatched one, or when ``geometry`` is given and differs from the model's.
-        """
-        meta, weights_p, meta_p = read_meta(path, "LtI", "LtI.save or `ltl train` (RUN_DIR/model)")
-        from .postproc import POSTPROC_FORMAT
-
-        if meta.get("format") == POSTPROC_FORMAT:
-            raise ValueError(f"{meta_p} holds a {meta.get('kind')!r} model, not an LtI model; load it with "
-                             "ltl.models.load_model")
-        try:
-            model = cls.from_metadata(meta)
-        except ValueError as exc:
-            raise ValueError(f"{meta_p}: {exc}") from exc
-        if geometry is not None:
-            model.check_geometry(geometry)
-        load_state(model, weights_p, meta_p)
-        if map_location is not None:
-            model.to(map_location)
-        return model
 
     def extra_repr(self) -> str:
         return (f"{self.geometry.describe()}; {self.frame.num_channels} channels, {self.num_visible} visible, "

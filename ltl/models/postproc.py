@@ -18,14 +18,12 @@ ltl model with :func:`ltl.models.load_model`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
 
 from ..geometry import Geometry
-from ._checkpoint import load_state, read_meta, save_dir
+from ._base import ScanModel
 from .unet import UNet
 
 __all__ = ["PostProc", "POSTPROC_FORMAT", "SOURCES"]
@@ -36,7 +34,7 @@ POSTPROC_FORMAT_VERSION = 1
 SOURCES = ("fbp", "l1")
 
 
-class PostProc(nn.Module):
+class PostProc(ScanModel):
     """A residual U-Net post-processing the FBP or the l1-shearlet reconstruction, for one geometry.
 
     Parameters
@@ -97,10 +95,19 @@ class PostProc(nn.Module):
         self.net = UNet(1, 1, width=width, depth=depth, norm=norm)
         self._A = None
 
+    FORMAT = POSTPROC_FORMAT
+    NAME = "PostProc"
+    NOUN = "a post-processing U-Net"
+    LOAD_HINT = "PostProc.save or `ltl train --model postproc-fbp` (RUN_DIR/model)"
+
     # ------------------------------------------------------------------ metadata
     @property
     def kind(self) -> str:
         return f"postproc-{self.source}"
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.kind} model"
 
     @property
     def device(self) -> torch.device:
@@ -150,42 +157,6 @@ class PostProc(nn.Module):
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"model metadata is incomplete or malformed ({type(exc).__name__}: {exc})") from exc
         return model
-
-    def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
-        """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
-        if geometry != self.geometry:
-            raise ValueError(
-                f"this {self.kind} model was trained for {self.geometry.describe()}, but the {what} has "
-                f"{geometry.describe()}; use (or train) a model for the scan's geometry"
-            )
-
-    # ------------------------------------------------------------------ pieces
-    @property
-    def operator(self):
-        if self._A is None:
-            from ..operators import RadonOperator
-
-            self._A = RadonOperator(self.geometry)
-        return self._A
-
-    def _check_sino(self, y: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"y must be a torch.Tensor or an ltl Scan, got {type(y).__name__}")
-        shape = self.geometry.sino_shape
-        if y.ndim not in (2, 3) or tuple(y.shape[-2:]) != shape:
-            raise ValueError(
-                f"sinograms must have shape {shape} or (B, {shape[0]}, {shape[1]}) for the model's geometry "
-                f"{self.geometry.describe()}, got {tuple(y.shape)}; this model cannot reconstruct another geometry"
-            )
-        single = y.ndim == 2
-        return (y[None] if single else y).to(self.device, torch.float32), single
-
-    def _check_images(self, f: torch.Tensor, what: str) -> torch.Tensor:
-        n = self.geometry.image_size
-        if not isinstance(f, torch.Tensor) or f.ndim != 3 or tuple(f.shape[-2:]) != (n, n):
-            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-            raise ValueError(f"{what} must have shape (B, {n}, {n}) for {self.geometry.describe()}, got {shape}")
-        return f
 
     def initial(self, y: torch.Tensor) -> torch.Tensor:
         """The first reconstruction f₀ of sinograms ``(B, V, D)`` → ``(B, N, N)``: FBP or l1-shearlet."""
@@ -281,33 +252,6 @@ class PostProc(nn.Module):
         if single:
             out = {k: v[0] for k, v in out.items()}
         return out if return_parts else out["output"]
-
-    # ------------------------------------------------------------------ save / load
-    def save(self, path: str | Path) -> Path:
-        """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
-        return save_dir(self, path, self.metadata(), "PostProc")
-
-    @classmethod
-    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
-             geometry: Geometry | None = None) -> "PostProc":
-        """Load a checkpoint directory written by :meth:`save` (see :meth:`ltl.models.LtI.load`)."""
-        meta, weights_p, meta_p = read_meta(path, "PostProc", "PostProc.save or `ltl train --model postproc-fbp` "
-                                                              "(RUN_DIR/model)")
-        from .lti import MODEL_FORMAT
-
-        if meta.get("format") == MODEL_FORMAT:
-            raise ValueError(f"{meta_p} holds a {meta.get('kind', 'ltl')!r} model, not a post-processing U-Net; load it with "
-                             "ltl.models.load_model")
-        try:
-            model = cls.from_metadata(meta)
-        except ValueError as exc:
-            raise ValueError(f"{meta_p}: {exc}") from exc
-        if geometry is not None:
-            model.check_geometry(geometry)
-        load_state(model, weights_p, meta_p)
-        if map_location is not None:
-            model.to(map_location)
-        return model
 
     def extra_repr(self) -> str:
         return f"{self.kind}: {self.geometry.describe()}; residual U-Net on {self.source}"

@@ -1,0 +1,102 @@
+"""What every ltl reconstruction model shares: one scan geometry, its checks, its operator, and a
+checkpoint directory (``model.pt`` + ``model.json``, see :mod:`ltl.models._checkpoint`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ..geometry import Geometry
+from ._checkpoint import load_state, read_meta, save_dir
+
+__all__ = ["ScanModel"]
+
+
+class ScanModel(nn.Module):
+    """Base of :class:`~ltl.models.LtI` and :class:`~ltl.models.PostProc`.
+
+    A subclass sets ``geometry`` and ``_A = None`` in its constructor, and defines ``FORMAT`` (its
+    metadata format), ``NAME`` (short, for messages), ``NOUN`` (``"an LtI model"``), ``LOAD_HINT``
+    (what writes such a checkpoint), ``model_name`` (for the geometry error), ``metadata`` and
+    ``from_metadata``.
+    """
+
+    FORMAT: str
+    NAME: str
+    NOUN: str
+    LOAD_HINT: str
+
+    @property
+    def model_name(self) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ geometry
+    def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
+        """``ValueError`` naming both geometries unless ``geometry`` is the model's."""
+        if geometry != self.geometry:
+            raise ValueError(
+                f"this {self.model_name} was trained for {self.geometry.describe()}, but the {what} has "
+                f"{geometry.describe()}; use (or train) a model for the scan's geometry"
+            )
+
+    def _check_sino(self, y: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch.Tensor or an ltl Scan, got {type(y).__name__}")
+        shape = self.geometry.sino_shape
+        if y.ndim not in (2, 3) or tuple(y.shape[-2:]) != shape:
+            raise ValueError(
+                f"sinograms must have shape {shape} or (B, {shape[0]}, {shape[1]}) for the model's geometry "
+                f"{self.geometry.describe()}, got {tuple(y.shape)}; this model cannot reconstruct another geometry"
+            )
+        single = y.ndim == 2
+        return (y[None] if single else y).to(self.device, torch.float32), single
+
+    def _check_images(self, f: torch.Tensor, what: str) -> torch.Tensor:
+        n = self.geometry.image_size
+        if not isinstance(f, torch.Tensor) or f.ndim != 3 or tuple(f.shape[-2:]) != (n, n):
+            shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+            raise ValueError(f"{what} must have shape (B, {n}, {n}) for {self.geometry.describe()}, got {shape}")
+        return f
+
+    @property
+    def operator(self):
+        """The model's :class:`~ltl.RadonOperator`, made on first use."""
+        if self._A is None:
+            from ..operators import RadonOperator
+
+            self._A = RadonOperator(self.geometry)
+        return self._A
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | Path) -> Path:
+        """Write ``path/model.pt`` (state dict) and ``path/model.json`` (metadata), each atomically."""
+        return save_dir(self, path, self.metadata(), self.NAME)
+
+    @classmethod
+    def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
+             geometry: Geometry | None = None):
+        """Load a checkpoint directory (or its ``model.json`` / ``model.pt``) written by :meth:`save`.
+
+        Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt or
+        mismatched one, for another kind of ltl model (read those with
+        :func:`ltl.models.load_model`), or when ``geometry`` is given and differs from the model's.
+        """
+        from .lti import MODEL_FORMAT
+        from .postproc import POSTPROC_FORMAT
+
+        meta, weights_p, meta_p = read_meta(path, cls.NAME, cls.LOAD_HINT)
+        if meta.get("format") in {MODEL_FORMAT, POSTPROC_FORMAT} - {cls.FORMAT}:
+            raise ValueError(f"{meta_p} holds a {meta.get('kind', 'ltl')!r} model, not {cls.NOUN}; load it with "
+                             "ltl.models.load_model")
+        try:
+            model = cls.from_metadata(meta)
+        except ValueError as exc:
+            raise ValueError(f"{meta_p}: {exc}") from exc
+        if geometry is not None:
+            model.check_geometry(geometry)
+        load_state(model, weights_p, meta_p)
+        if map_location is not None:
+            model.to(map_location)
+        return model
