@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _lti import load_lti  # noqa: E402
 from _machine import machine  # noqa: E402
 
 KEYS = ("re", "psnr", "ssim", "haarpsi")
@@ -105,18 +106,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     from ltl import RadonOperator, __version__
-    from ltl.cli import default_checkpoint
     from ltl.data import random_ellipses, simulate
-    from ltl.models import LtI
 
-    ckpt = a.checkpoint or default_checkpoint()
-    if ckpt is None:
-        print("no checkpoint: pass --checkpoint", file=sys.stderr)
-        return 2
-    dev = torch.device(a.device) if a.device else torch.device("cpu")
-    model = LtI.load(ckpt, map_location=dev).eval()
+    model, ckpt, dev, data = load_lti(a.checkpoint, a.device)
     g = model.geometry
-    data = model.provenance.get("train_data", {}).get("settings", {})
     noise = float(data.get("noise", 0.01))
     over = int(data.get("oversample", 2))
     A = RadonOperator(g)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _lti import load_lti  # noqa: E402
 from _machine import machine  # noqa: E402
 
 
@@ -43,18 +44,11 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     from ltl import __version__
-    from ltl.cli import default_checkpoint
     from ltl.data import simulate_phantoms
     from ltl.explain.lti import explain_lti
-    from ltl.models import LtI
 
-    ckpt = a.checkpoint or default_checkpoint()
-    if ckpt is None:
-        print("no checkpoint: pass --checkpoint", file=sys.stderr)
-        return 2
-    dev = torch.device(a.device) if a.device else torch.device("cpu")
-    model = LtI.load(ckpt, map_location=dev).eval()
-    noise = float(model.provenance.get("train_data", {}).get("settings", {}).get("noise", 0.01))
+    model, ckpt, dev, data = load_lti(a.checkpoint, a.device)
+    noise = float(data.get("noise", 0.01))
     roi = tuple(int(v) for v in a.roi.split(",")) if a.roi else None
     settings = {k: getattr(a, k) for k in ("count", "first_seed", "steps", "samples", "points", "domain", "lam", "seed")}
     settings["roi"] = roi
