@@ -109,7 +109,7 @@ def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_s
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="run directory (must not hold a run)")
+    p.add_argument("--out", required=True, help="run directory (new or empty)")
     p.add_argument("--budget-minutes", type=float, default=12.0, help="total time for data and training [12]")
     p.add_argument("--data-share", type=float, default=0.4, help="share of the budget for training data [0.4]")
     p.add_argument("--count", type=int, default=None, help="training samples [sized by the budget]")
@@ -148,8 +148,8 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     budget = args.budget_minutes * 60.0
     out = Path(args.out)
-    if (out / "checkpoint.pt").exists():
-        print(f"{out} already holds a run; choose another --out", file=sys.stderr)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        print(f"{out} exists and is not an empty folder; choose another --out (nothing was written)", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -44,6 +44,8 @@ __all__ = ["TrainConfig", "TrainResult", "NonFiniteLossError", "train", "trainin
            "CHECKPOINT_NAME", "LOSSES", "MODELS", "loss_weights"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: What a run writes in its directory besides the checkpoint (a fresh run refuses a directory holding any).
+RUN_FILES = ("model", "best", "log.csv", "log.json", "curves.png", "config.json")
 CHECKPOINT_FORMAT = "ltl-train-checkpoint"
 # settings that must agree between a run and its resumption
 _RESUME_KEYS = ("data", "val_data", "batch_size", "lr", "weight_decay", "schedule", "width", "depth", "norm",
@@ -361,6 +363,11 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
         raise ValueError(f"--out {run_dir} is a file; pass a directory for the run")
     if ckpt_path.exists() and not config.resume:
         raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out")
+    if not ckpt_path.exists():
+        clash = sorted(n for n in RUN_FILES if (run_dir / n).exists())
+        if clash:
+            raise ValueError(f"{run_dir} holds {', '.join(clash)} but no training checkpoint; a new run would overwrite "
+                             "them: choose another --out")
 
     info = D.setup(config.device)
     opened: list = []

@@ -92,6 +92,15 @@ def test_resume_is_exact(small_data, tmp_path):
     assert [r["train_loss"] for r in res.history] == [r["train_loss"] for r in ref.history]
 
 
+def test_a_new_run_does_not_overwrite_files_in_its_directory(small_data, tmp_path):
+    out = tmp_path / "folder"
+    out.mkdir()
+    (out / "log.csv").write_text("someone's log")
+    with pytest.raises(ValueError, match=r"holds log.csv but no training checkpoint.*another --out"):
+        train(_cfg(small_data, out, epochs=1))
+    assert (out / "log.csv").read_text() == "someone's log" and not (out / "model").exists()
+
+
 def test_preloaded_batches_train_like_the_dataloader(small_data, tmp_path):
     kw = dict(epochs=2, patch=16, lr=3e-3)
     ref = train(_cfg(small_data, tmp_path / "a", **kw))
