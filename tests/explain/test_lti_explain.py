@@ -122,3 +122,19 @@ def test_explanation_of_one_reconstruction(model, f_vis, tmp_path):
                  lambda p: save_rate_distortion(p, e.curves, history=e.rde.history)):
         p = save(tmp_path / "fig.png")
         assert p.stat().st_size > 5000
+
+
+def test_baselines_work_in_the_noise_models_standard_units(model, f_vis):
+    """Gradient = σ·|∂score/∂x| per channel (sensitivity per standard deviation of the noise);
+    Integrated Gradients from the noise mean is the same in raw and standardised units."""
+    from ltl.explain.baselines import gradient, integrated_gradients
+
+    ex = LtIExplainer(model)
+    x = ex.network_input(f_vis)[0]
+    std = ex.noise_std.view(-1, 1, 1)
+    raw = gradient(ex.network, x, score=ex.score)
+    torch.testing.assert_close(ex.baseline("gradient", x), raw * std, rtol=1e-4, atol=1e-6 * float(raw.max()))
+    ig_raw = integrated_gradients(ex.network, x, score=ex.score, steps=8, baseline=ex.noise_mean.view(-1, 1, 1))
+    ig = ex.baseline("integrated_gradients", x, steps=8)
+    torch.testing.assert_close(ig, ig_raw, rtol=1e-3, atol=1e-5 * float(ig_raw.max()))
+    torch.testing.assert_close(ex.standardize(x) * std + ex.noise_mean.view(-1, 1, 1), x, rtol=1e-5, atol=1e-6)
