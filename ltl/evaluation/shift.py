@@ -44,7 +44,7 @@ def shifted_scans(phantom: str | Path, geometry: Geometry, *, count: int = 8, no
     """
     from .. import __version__
     from ..data import Scan, load_images, simulate
-    from ..data.phantoms import shepp_logan_variants
+    from ..data.phantoms import _IMAGE_SUFFIXES, shepp_logan_variants
 
     n = geometry.image_size
     if str(phantom) == "shepp-logan-variants":
@@ -58,7 +58,11 @@ def shifted_scans(phantom: str | Path, geometry: Geometry, *, count: int = 8, no
             raise FileNotFoundError(f"--phantom {p}: no such file or folder; pass 'shepp-logan-variants' or images "
                                     "(PNG, TIFF, NPY, or a folder of them)")
         fine = load_images(p, size=n * oversample)
-        name = str(p.resolve())
+        # the name as given and the file names, not an absolute path of this machine
+        name = p.name or str(p)
+        if p.is_dir():
+            files = sorted(f.name for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+            name = f"{name}/ ({', '.join(files[:20])}{', ...' if len(files) > 20 else ''})"
     scan = simulate(fine, geometry, oversample=oversample, noise=noise, photons=photons, seed=seed)
     meta = dict(scan.meta, phantom=name, phantom_seed=seed, count=int(fine.shape[0]), ltl_version=__version__)
     return Scan(scan.sinogram, geometry, scan.images, meta)
