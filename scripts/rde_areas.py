@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=16)
     p.add_argument("--points", type=int, default=21)
     p.add_argument("--domain", default="coefficients")
-    p.add_argument("--lam", type=float, default=0.1)
+    p.add_argument("--lam", type=float, default=10.0)
     p.add_argument("--roi", default=None, help="r0,c0,r1,c1 [the whole image]")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)

@@ -19,7 +19,7 @@ from .rde import DOMAINS, NOISES
 __all__ = ["add_cli", "parse_roi", "OUTPUTS"]
 
 OUTPUTS = ("explanation.png", "relevance.png", "rate_distortion.png", "explanation.json", "explanation.npz")
-DEFAULTS = {"lam": 0.1, "steps": 300, "samples": 16, "lr": 0.05, "points": 21}
+DEFAULTS = {"lam": 10.0, "steps": 300, "samples": 16, "lr": 0.05, "points": 21}
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:

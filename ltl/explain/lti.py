@@ -255,7 +255,7 @@ def _visible_synthesis(model, x: torch.Tensor, keep: torch.Tensor) -> torch.Tens
 
 
 def explain_lti(model, f_vis: torch.Tensor, *, roi: Sequence[int] | None = None, domain: str = "coefficients",
-                lam: float = 0.1, steps: int = 300, samples: int = 16, noise: str = "gaussian", lr: float = 0.05,
+                lam: float = 10.0, steps: int = 300, samples: int = 16, noise: str = "gaussian", lr: float = 0.05,
                 seed: int = 0, init: float = 1.0, baselines: Sequence[str] = BASELINE_NAMES, points: int = 21,
                 noise_mean=None, noise_std=None, progress: bool = False) -> LtIExplanation:
     """Explain what LtI's network adds to one reconstruction: RDE, baselines, ordering curves.

@@ -137,7 +137,8 @@ def noise_statistics(x: torch.Tensor, noise_mean=None, noise_std=None) -> tuple[
 
 
 def draw_noise(samples: int, mean: torch.Tensor, std: torch.Tensor, size: tuple[int, int], *,
-               kind: str = "gaussian", generator: torch.Generator | None = None) -> torch.Tensor:
+               kind: str = "gaussian", generator: torch.Generator | None = None,
+               antithetic: bool = False) -> torch.Tensor:
     """Noise images with the given per-channel statistics.
 
     Parameters
@@ -150,6 +151,10 @@ def draw_noise(samples: int, mean: torch.Tensor, std: torch.Tensor, size: tuple[
         Gaussian ``N(μ, σ²)``, or uniform on ``[μ − √3σ, μ + √3σ]`` (the same mean and std).
     generator : torch.Generator, optional
         On the device of ``mean``.
+    antithetic : bool
+        Draw in pairs ``μ + σz``, ``μ − σz`` (the second half mirrors the first; an odd last draw
+        is unpaired). Both distributions are symmetric, so each draw keeps its distribution; in a
+        Monte Carlo mean, the terms odd in ``z`` cancel exactly (see :func:`rde`).
 
     Returns
     -------
@@ -157,12 +162,15 @@ def draw_noise(samples: int, mean: torch.Tensor, std: torch.Tensor, size: tuple[
     """
     if kind not in NOISES:
         raise ValueError(f"noise must be one of {', '.join(NOISES)}, got {kind!r}")
-    shape = (samples, *mean.shape, *size)
+    half = (samples + 1) // 2 if antithetic else samples
+    shape = (half, *mean.shape, *size)
     kw = dict(generator=generator, device=mean.device, dtype=mean.dtype)
     if kind == "gaussian":
         z = torch.randn(shape, **kw)
     else:
         z = (2 * torch.rand(shape, **kw) - 1) * math.sqrt(3.0)
+    if antithetic:
+        z = torch.cat([z, -z[: samples - half]])
     return mean[..., None, None] + std[..., None, None] * z
 
 
@@ -240,10 +248,10 @@ class Problem:
         self.generator = torch.Generator(device=x.device)
         self.generator.manual_seed(self.seed)
 
-    def noise(self, samples: int) -> torch.Tensor:
-        """Fresh noise ``(S, B, C, H, W)`` from the problem's seeded generator."""
+    def noise(self, samples: int, antithetic: bool = False) -> torch.Tensor:
+        """Fresh noise ``(S, B, C, H, W)`` from the problem's seeded generator (see :func:`draw_noise`)."""
         return draw_noise(samples, self.mean, self.std, tuple(self.x.shape[-2:]), kind=self.noise_kind,
-                          generator=self.generator)
+                          generator=self.generator, antithetic=antithetic)
 
     def distortions(self, s: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """``d(Φ(x), Φ(s ⊙ x + (1 − s) ⊙ n))`` for masks ``s`` ``(B, *mask)`` and noise ``(S, B, C, H, W)``
@@ -315,9 +323,9 @@ def initial_mask(init, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tens
 
 
 def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=None, domain: str = "coefficients",
-        lam: float = 0.1, steps: int = 300, samples: int = 16, noise: str = "gaussian", noise_mean=None,
+        lam: float = 10.0, steps: int = 300, samples: int = 16, noise: str = "gaussian", noise_mean=None,
         noise_std=None, lr: float = 0.05, seed: int = 0, init: float | torch.Tensor = 1.0,
-        progress: bool = False) -> RDEResult:
+        antithetic: bool = True, progress: bool = False) -> RDEResult:
     """Rate-distortion explanation of ``model(x)``: the sparsest mask that keeps the output.
 
     Solves ``min_{s ∈ [0,1]^d} D(s) + λ·‖s‖₁/d`` (module notes; Macdonald et al. 2019, Sec. 3) by
@@ -342,7 +350,13 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
     domain : {'coefficients', 'pixels', 'channels'}
         What one mask component covers (module notes).
     lam : float
-        λ ≥ 0, the weight of the rate ‖s‖₁/d (the fraction kept); larger λ, sparser masks.
+        λ ≥ 0, the weight of the rate ‖s‖₁/d (the fraction kept); larger λ, sparser masks. With
+        the relative distortion, dropping everything costs D(0) ≈ 1–3 (the output's own energy or
+        more), so λ = 10 (the default) keeps a few per cent of the components, those the output
+        needs most. Measured with LtI's demo model (coefficient domain, 3.1 M components, 100
+        steps × 2 draws, validation scan seed 10000): λ = 1, 3, 10, 30 kept 44%, 24%, 9%, 4% and
+        gave relevance-ordering areas 1.21, 0.64, 0.24, 0.20 (Integrated Gradients 0.26); at
+        λ = 0.1 the mask still kept 65% and ranked far worse.
     steps : int
         Adam steps.
     samples : int
@@ -357,6 +371,11 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
         Seed of the noise (a ``torch.Generator`` on ``x``'s device).
     init : float or torch.Tensor
         Initial mask, in [0, 1]; default 1 (everything kept, distortion 0).
+    antithetic : bool
+        Draw the noise of each step in mirrored pairs ``μ ± σz`` (default). The estimate of D(s)
+        and of its gradient stays unbiased, and for a model that is linear near x the cross term
+        ``2⟨Φ((1−s)⊙(μ−x)), Φ((1−s)⊙σz)⟩``, which is odd in z and dominates the variance where
+        the input is far from the noise mean (large coefficients), cancels exactly.
     progress : bool
         Show a progress bar.
 
@@ -387,7 +406,7 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
         bar = Progress(progress, steps, "RDE")
         try:
             for _ in range(steps):
-                dist = prob.distortions(s, prob.noise(samples)).mean(0)  # (B,)
+                dist = prob.distortions(s, prob.noise(samples, antithetic)).mean(0)  # (B,)
                 l1 = s.flatten(1).sum(1)
                 obj = dist + lam * l1 / d
                 (grad,) = torch.autograd.grad(obj.sum(), s)
@@ -407,7 +426,7 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
     history = {k: torch.stack(v).double().cpu().tolist() for k, v in rec.items()}
     history["rate"] = [v / d for v in history["l1"]]
     params = dict(prob.describe(), domain=domain, lam=float(lam), lam_paper=float(lam) / d, steps=steps,
-                  samples=samples, lr=float(lr), init=float(init) if not isinstance(init, torch.Tensor) else "tensor",
+                  samples=samples, antithetic=bool(antithetic), lr=float(lr), init=float(init) if not isinstance(init, torch.Tensor) else "tensor",
                   mask_shape=list(mshape), components=d, device=str(xb.device))
     return RDEResult(mask[0] if single else mask, history, params, seconds)
 

@@ -54,7 +54,7 @@ def test_explain_writes_figures_and_a_record(files, tmp_path, capsys):
     assert rec["ltl_version"] == ltl.__version__ and rec["seed"] == 7 and rec["index"] == 0
     assert rec["geometry"]["image_size"] == N and "40 views" in rec["geometry_description"]
     assert rec["settings"]["steps"] == 6 and rec["settings"]["samples"] == 2 and rec["settings"]["roi"] == [8, 8, 24, 24]
-    assert rec["settings"]["domain"] == "coefficients" and rec["settings"]["lam"] == 0.1
+    assert rec["settings"]["domain"] == "coefficients" and rec["settings"]["lam"] == 10.0
     methods = {"rde", "random", "gradient", "smoothgrad", "integrated_gradients"}
     assert set(rec["areas"]) == methods and all(v >= 0 for v in rec["areas"].values())
     assert set(rec["seconds"]) >= methods | {"ordering", "reconstruction", "total"}
