@@ -94,7 +94,8 @@ def bench_one(device: torch.device, n: int, batch: int, methods, args, checkpoin
     pipe.warm_up(y)
     rows = []
     for m in methods:
-        pipe.run(y, methods=[m])  # untimed: first-call costs (cuDNN autotuning, allocations)
+        for _ in range(args.untimed):  # first-call costs (cuDNN autotuning, allocations)
+            pipe.run(y, methods=[m])
         times = []
         for _ in range(args.repeats):
             _sync(device)
@@ -111,12 +112,23 @@ def bench_one(device: torch.device, n: int, batch: int, methods, args, checkpoin
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| device | N | batch | method | model | slices/s | s / batch |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+def add_ratios(rows: list[dict], reference: str = "tv") -> None:
+    """``time_vs_<reference>``: each row's time per batch over the reference method's in the same
+    device, size and batch (None where the reference was not run)."""
+    ref = {(r["device"], r["size"], r["batch"]): r["seconds_per_batch"] for r in rows if r["method"] == reference}
     for r in rows:
+        t = ref.get((r["device"], r["size"], r["batch"]))
+        r[f"time_vs_{reference}"] = r["seconds_per_batch"] / t if t else None
+
+
+def table(rows: list[dict], reference: str = "tv") -> str:
+    lines = [f"| device | N | batch | method | model | slices/s | s / batch | time ÷ {NAMES[reference]} |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        ratio = r.get(f"time_vs_{reference}")
         lines.append(f"| {r['device']} | {r['size']} | {r['batch']} | {r['name']} | {r['model']} | "
-                     f"{r['slices_per_second']:.3g} | {r['seconds_per_batch']:.3g} |")
+                     f"{r['slices_per_second']:.3g} | {r['seconds_per_batch']:.3g} | "
+                     f"{'–' if ratio is None else f'{ratio:.3g}'} |")
     return "\n".join(lines)
 
 
@@ -130,6 +142,9 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", action="append", default=[], metavar="METHOD=DIR",
                    help="a trained model for a learned method, used at its own geometry (repeatable)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per method, median reported (default 3)")
+    p.add_argument("--untimed", type=int, default=1,
+                   help="untimed runs per method before the timed ones (default 1; 0 for slow CPU runs, where "
+                        "the pipeline's warm-up already covers the one-time costs)")
     p.add_argument("--l1-iters", type=int, default=300, help="l1-shearlet iterations at most (default 300)")
     p.add_argument("--tv-iters", type=int, default=500, help="TV iterations at most (default 500)")
     p.add_argument("--sirt-iters", type=int, default=100, help="SIRT iterations (default 100)")
@@ -145,6 +160,8 @@ def main(argv=None) -> int:
     sizes, batches = _ints(args.sizes, "--sizes"), _ints(args.batches, "--batches")
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
+    if args.untimed < 0:
+        p.error("--untimed must be >= 0")
     checkpoints = {}
     for item in args.checkpoint:
         m, sep, path = item.partition("=")
@@ -167,10 +184,12 @@ def main(argv=None) -> int:
         for n in sizes:
             for b in batches:
                 rows += bench_one(torch.device(dev), n, b, methods, args, checkpoints)
+    add_ratios(rows)
     res = {"machine": info, "devices": devices, "skipped": skipped, "seconds": time.perf_counter() - t0,
            "settings": {"geometry": "120° in 1° steps (standard limited-angle task)", "noise": args.noise,
                         "seeds": [args.seed, args.seed + max(batches) - 1], "repeats": args.repeats,
-                        "statistic": "median of the timed runs, after one untimed run", "sirt_iters": args.sirt_iters,
+                        "statistic": f"median of the timed runs, after {args.untimed} untimed run(s)",
+                        "ratio": "time_vs_tv: seconds per batch over TV's, same device, size and batch", "sirt_iters": args.sirt_iters,
                         "tv_iters": args.tv_iters, "l1_iters": args.l1_iters, "tol": args.tol,
                         "fbp_filter": "hann", "checkpoints": checkpoints,
                         "untrained_models": f"U-Net width {DEMO_WIDTH}, depth {DEMO_DEPTH}, random weights"},
@@ -178,8 +197,9 @@ def main(argv=None) -> int:
     print()
     print(f"Machine: {describe(info)}")
     print(f"Task: random ellipses, 120° in 1° steps, η = {args.noise:g}; l1 ≤ {args.l1_iters} and TV ≤ {args.tv_iters} "
-          f"iterations (tol {args.tol:g}), SIRT {args.sirt_iters}; median of {args.repeats} run(s); each method end to "
-          "end, its own l1 solve included")
+          f"iterations (tol {args.tol:g}), SIRT {args.sirt_iters}; median of {args.repeats} run(s) after {args.untimed} "
+          "untimed; each method end to end, its own l1 solve included; last column: time over TV's (same device, N, "
+          "batch)")
     if skipped:
         print(f"Skipped: {', '.join(skipped)}")
     print()
