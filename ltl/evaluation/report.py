@@ -160,7 +160,7 @@ def _markdown(ev: Evaluation, figures: dict) -> str:
     if data.get("meta", {}).get("phantom"):
         what += f" (phantom {data['meta']['phantom']})"
     lines = [f"# ltl evaluation: {len(ev.ids)} images", "",
-             f"- data: {what}; {r['images']} of {data.get('of', r['images'])} images ({r['id_kind']}s "
+             f"- data: {what}; {r['images']} of {data.get('of', r['images'])} images ({_plural(r['id_kind'])} "
              f"{_ids(ev.ids)})",
              f"- geometry: {r['geometry_description']}",
              f"- device: {r['device']}, batch size {r['batch_size']}; ltl {r['ltl_version']}; {r['created']}", ""]
@@ -194,6 +194,10 @@ def _markdown(ev: Evaluation, figures: dict) -> str:
         lines += ["", "No ground truth: only the data residual and the time are reported."]
     lines += ["", "Numbers per image: `results.csv`, `results.json`; reconstructions: `reconstructions.npz`.", ""]
     return "\n".join(lines)
+
+
+def _plural(kind: str) -> str:
+    return "indices" if kind == "index" else f"{kind}s"
 
 
 def _ids(ids: list) -> str:

@@ -74,6 +74,7 @@ def test_evaluate_variants_with_the_checkpoint_geometry(tmp_path, ckpts, geom):
     assert doc["geometry"] == geom.to_dict()  # taken from the checkpoint
     assert doc["data"]["meta"]["phantom"] == "shepp-logan-variants" and doc["seed"] == 3
     assert doc["images"] == 2 and set(doc["summary"]) == {"fbp", "ltl"}
+    assert "(indices 0, 1)" in (out / "report.md").read_text()
     assert doc["methods"]["ltl"]["settings"]["f_vis"] == "computed"
     saved = np.load(out / "reconstructions.npz")
     want = block_mean(shepp_logan_variants(2, 32, seed=3, oversample=2), 2)
