@@ -150,32 +150,32 @@ class LtIExplainer:
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """``z = (x − μ) / σ`` per channel with the noise statistics (σ = 0 channels are left at 0)."""
-        mean, std = self._stats(x)
-        return (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+        return self._standard(x)[0]
 
-    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        shape = (-1, 1, 1)
-        return (self.noise_mean.to(x.device, x.dtype).view(shape), self.noise_std.to(x.device, x.dtype).view(shape))
+    def _standard(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(z, μ, σ)`` with μ, σ shaped ``(C, 1, 1)`` on ``x``'s device and dtype."""
+        mean = self.noise_mean.to(x.device, x.dtype).view(-1, 1, 1)
+        std = self.noise_std.to(x.device, x.dtype).view(-1, 1, 1)
+        return (x - mean) / torch.where(std > 0, std, torch.ones_like(std)), mean, std
 
     def baseline(self, name: str, x: torch.Tensor, **kwargs) -> torch.Tensor:
         """Relevance of a baseline (:data:`~ltl.explain.BASELINES`) for the contribution's energy in R.
 
         The baselines see the network in the standardised coordinates of the noise model,
         ``z = (x − μ)/σ`` per channel (one unit = one standard deviation of what replaces a
-        component): the gradient is ``σ·∂/∂x``, SmoothGrad's noise (a fraction of z's range) is the same
-        number of standard deviations in every channel, and Integrated Gradients runs from the noise mean ``z = 0`` (which makes it the same as in
-        raw units). In raw units, channels whose values are tiny get huge gradients although
-        replacing them changes little, and a ranking by raw gradients does worse than a random one
-        (measured on the demo model). Returns relevance of ``x``'s shape.
+        component): the gradient is ``σ·∂/∂x``, SmoothGrad's noise (a fraction of z's range) is
+        the same number of standard deviations in every channel, and Integrated Gradients runs
+        from the noise mean ``z = 0`` (which makes it the same as in raw units). In raw units,
+        channels whose values are tiny get huge gradients although replacing them changes
+        little, and a ranking by raw gradients does worse than a random one (measured on the
+        demo model). Returns relevance of ``x``'s shape.
         """
         if name not in BASELINES:
             raise ValueError(f"unknown baseline {name!r}; valid: {', '.join(BASELINES)}")
-        mean, std = self._stats(x)
-        net = _Destandardized(self.network, mean, std)
-        z = self.standardize(x)
+        z, mean, std = self._standard(x)
         if name == "integrated_gradients":
             kwargs.setdefault("baseline", 0.0)
-        return BASELINES[name](net, z, score=self.score, **kwargs)
+        return BASELINES[name](_Destandardized(self.network, mean, std), z, score=self.score, **kwargs)
 
     def ordering(self, x: torch.Tensor, relevance: torch.Tensor, **kwargs) -> OrderingCurve:
         """:func:`~ltl.explain.relevance_ordering` with this distortion and noise."""

@@ -19,8 +19,8 @@ class ScanModel(nn.Module):
 
     A subclass sets ``geometry`` and ``_A = None`` in its constructor, and defines ``FORMAT`` (its
     metadata format), ``NAME`` (short, for messages), ``NOUN`` (``"an LtI model"``), ``LOAD_HINT``
-    (what writes such a checkpoint), ``model_name`` (for the geometry error), ``metadata`` and
-    ``from_metadata``.
+    (what writes such a checkpoint), ``metadata`` and
+    ``from_metadata``; ``model_name`` (for the geometry error) defaults to ``NAME`` + " model".
     """
 
     FORMAT: str
@@ -30,7 +30,8 @@ class ScanModel(nn.Module):
 
     @property
     def model_name(self) -> str:
-        raise NotImplementedError
+        """What the geometry error calls the model; subclasses refine it (e.g. by kind)."""
+        return f"{self.NAME} model"
 
     # ------------------------------------------------------------------ geometry
     def check_geometry(self, geometry: Geometry, what: str = "scan") -> None:
