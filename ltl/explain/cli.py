@@ -44,6 +44,7 @@ def _cmd_explain(args) -> int:
     from ..models import LtI
     from .figures import save_explanation, save_rate_distortion, save_relevance_maps
     from .lti import explain_lti
+    from .rde import check_region
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -65,6 +66,9 @@ def _cmd_explain(args) -> int:
     if not 0 <= args.index < m:
         raise ltl_cli.UsageError(f"--index {args.index} is out of range: {args.scan} holds {m} scan(s), index 0..{m - 1}")
     model = LtI.load(ckpt, map_location=device)
+    if roi is not None:  # before the reconstruction, which takes seconds
+        n = model.geometry.image_size
+        check_region(roi, n, n, what="image")
     t0 = time.perf_counter()
     parts = model.reconstruct(scan.sinogram[args.index].to(device), geometry=scan.geometry, return_parts=True)
     t_rec = time.perf_counter() - t0
