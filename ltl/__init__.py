@@ -5,13 +5,7 @@ hybrid deep learning-shearlet framework for limited angle computed tomography", 
 35 (2019) 064002.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
-try:
-    __version__ = _version("ltl")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.1.0"
-
+from .version import __version__
 from .geometry import Geometry
 from .operators import RadonOperator, fbp
 

@@ -11,7 +11,7 @@ def load_lti(checkpoint: str | None, device: str | None):
     """``(model, checkpoint, device, training data settings)``: the given checkpoint or the shipped
     demo model, in eval mode on ``device`` (default CPU); exits with status 2, saying why in one line,
     when there is none or it cannot be read."""
-    from ltl.cli import default_checkpoint
+    from ltl.models import default_checkpoint
     from ltl.models import LtI
 
     ckpt = checkpoint or default_checkpoint()

@@ -168,9 +168,9 @@ def main(argv=None) -> int:
         if not sep or m not in LEARNED:
             p.error(f"--checkpoint takes METHOD=DIR with METHOD among {', '.join(LEARNED)}, got {item!r}")
         checkpoints[m] = path
-    from ltl.operators import _astra
+    from ltl.runtime import cuda_usable
 
-    cuda = torch.cuda.is_available() and _astra.cuda_available()
+    cuda = cuda_usable()
     devices = args.devices.split(",") if args.devices else (["cpu", "cuda"] if cuda else ["cpu"])
     skipped = []
     if "cuda" in devices and not cuda:

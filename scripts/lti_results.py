@@ -10,7 +10,8 @@ crime) with the noise level of its training data:
 * ``shepp-logan``: the Shepp–Logan phantom rotated by 0°, 30°, ..., 150° (rotation moves
   different edges into the missing wedge); never in training.
 
-Methods: FBP (Hann), TV (default λ), l1-shearlet (the model's own f_vis step) and LtI. Prints
+Methods: FBP (Hann), TV (default λ), l1-shearlet (the model's own f_vis step) and LtI, run through
+:class:`ltl.evaluation.Pipeline` (times per slice include LtI's l1 step). Prints
 Markdown tables of RE, PSNR, SSIM and HaarPSI (mean ± std over the images) and seconds per slice,
 and writes JSON with the per-image values, the checkpoint's provenance and the machine.
 """
@@ -44,34 +45,26 @@ def rotated_shepp_logan(n: int, oversample: int, angles_deg) -> torch.Tensor:
     return torch.from_numpy(np.stack(out).astype(np.float32))
 
 
-def run_set(name, scan, model, A, noise, batch, tv_kwargs):
-    from ltl import fbp
+#: Report rows → registry methods (run through ltl.evaluation.Pipeline, the code `ltl evaluate` runs).
+ROWS = {"FBP": "fbp", "TV": "tv", "l1-shearlet": "l1", "LtI": "ltl"}
+
+
+def run_set(name, scan, model, noise, batch):
+    from ltl.evaluation import Pipeline
     from ltl.metrics import all_metrics
-    from ltl.solvers import tv
 
     y_all, truth = scan.sinogram, scan.images
-    recs = {k: [] for k in ("FBP", "TV", "l1-shearlet", "LtI")}
-    secs = {k: 0.0 for k in recs}
-    dev = model.device
+    pipe = Pipeline(model.geometry, list(ROWS.values()), models={"ltl": model}, settings={"tv": {"noise": noise}},
+                    device=model.device)
+    pipe.warm_up(y_all[:1])
+    recs = {k: [] for k in ROWS}
+    secs = {k: 0.0 for k in ROWS}
     for a in range(0, y_all.shape[0], batch):
-        y = y_all[a:a + batch].to(dev)
-        t0 = time.perf_counter()
-        recs["FBP"].append(fbp(A, y, filter="hann").cpu())
-        secs["FBP"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        recs["TV"].append(tv(A, y, noise=noise, progress=False, **tv_kwargs)[0].cpu())
-        secs["TV"] += time.perf_counter() - t0
-        with torch.no_grad():
-            t0 = time.perf_counter()
-            f_vis = model.solve(y)
-            t_l1 = time.perf_counter() - t0
-            coeffs = model.frame.forward(f_vis)
-            f_ltl = model.combine(f_vis, model.predict(f_vis, coeffs), coeffs=coeffs)
-            t_all = time.perf_counter() - t0
-        recs["l1-shearlet"].append(f_vis.cpu())
-        recs["LtI"].append(f_ltl.cpu())
-        secs["l1-shearlet"] += t_l1
-        secs["LtI"] += t_all
+        res = pipe.run(y_all[a:a + batch])
+        for k, m in ROWS.items():
+            x, dt = res[m]
+            recs[k].append(x.cpu())
+            secs[k] += dt
         print(f"  {name}: {min(a + batch, y_all.shape[0])}/{y_all.shape[0]}", flush=True)
     m = y_all.shape[0]
     out = {}
@@ -105,14 +98,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results/lti_results.json")
     a = p.parse_args(argv)
 
-    from ltl import RadonOperator, __version__
+    from ltl import __version__
     from ltl.data import random_ellipses, simulate
 
     model, ckpt, dev, data = load_lti(a.checkpoint, a.device)
     g = model.geometry
     noise = float(data.get("noise", 0.01))
     over = int(data.get("oversample", 2))
-    A = RadonOperator(g)
     print(f"checkpoint {ckpt}: {g.describe()}, noise {noise}, device {dev}")
     sets = {
         "ellipses": simulate(random_ellipses(a.count, g.image_size, seed=a.first_seed, oversample=over), g,
@@ -125,7 +117,7 @@ def main(argv=None) -> int:
               "shepp_logan_rotations_deg": a.rotations, "noise_seeds": {"ellipses": a.first_seed, "shepp-logan": 1},
               "model_provenance": model.provenance, "sets": {}}
     for name, scan in sets.items():
-        res = run_set(name, scan, model, A, noise, a.batch, {})
+        res = run_set(name, scan, model, noise, a.batch)
         report["sets"][name] = res
         print(f"\n{name} ({scan.sinogram.shape[0]} images)\n{table(res)}")
     out = Path(a.out)

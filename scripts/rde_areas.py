@@ -22,36 +22,44 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ltl import __version__
+from ltl.cli.explain import parse_roi
+from ltl.data import simulate_phantoms
+from ltl.explain import DOMAINS, RDESettings, explain_lti
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _lti import load_lti  # noqa: E402
 from _machine import machine  # noqa: E402
 
 
 def main(argv=None) -> int:
+    d = RDESettings
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--count", type=int, default=20)
-    p.add_argument("--first-seed", type=int, default=20000)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--samples", type=int, default=16)
-    p.add_argument("--points", type=int, default=21)
-    p.add_argument("--domain", default="coefficients")
-    p.add_argument("--lam", type=float, default=10.0)
+    p.add_argument("--checkpoint", default=None, help="LtI model directory [the shipped demo model]")
+    p.add_argument("--count", type=int, default=20, help="number of scans [20]")
+    p.add_argument("--first-seed", type=int, default=20000, help="seed of the first scan [20000]")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"RDE's Adam steps [{d.steps}]")
+    p.add_argument("--samples", type=int, default=d.samples, help=f"noise draws per step and point [{d.samples}]")
+    p.add_argument("--points", type=int, default=d.points, help=f"points of the ordering curves [{d.points}]")
+    p.add_argument("--domain", default=d.domain, choices=DOMAINS, help=f"RDE's mask domain [{d.domain}]")
+    p.add_argument("--lam", type=float, default=d.lam, help=f"RDE's λ [{d.lam:g}]")
     p.add_argument("--roi", default=None, help="r0,c0,r1,c1 [the whole image]")
-    p.add_argument("--device", default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="results/rde_areas.json")
+    p.add_argument("--device", default=None, help="torch device [cpu]")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"seed of the noise and the baselines [{d.seed}]")
+    p.add_argument("--out", default="results/rde_areas.json", help="JSON output [results/rde_areas.json]")
     a = p.parse_args(argv)
-
-    from ltl import __version__
-    from ltl.data import simulate_phantoms
-    from ltl.explain.lti import explain_lti
+    if a.count < 1:
+        p.error(f"--count must be >= 1, got {a.count}")
+    try:
+        rde_settings = RDESettings(domain=a.domain, lam=a.lam, steps=a.steps, samples=a.samples, seed=a.seed,
+                                   points=a.points)
+        roi = parse_roi(a.roi) if a.roi else None
+    except ValueError as exc:
+        p.error(str(exc))
 
     model, ckpt, dev, data = load_lti(a.checkpoint, a.device)
     noise = float(data.get("noise", 0.01))
-    roi = tuple(int(v) for v in a.roi.split(",")) if a.roi else None
-    settings = {k: getattr(a, k) for k in ("count", "first_seed", "steps", "samples", "points", "domain", "lam", "seed")}
-    settings["roi"] = roi
+    settings = {"count": a.count, "first_seed": a.first_seed, **rde_settings.to_dict(), "roi": roi}
     per_scan, seconds = [], []
     for i in range(a.count):
         s = a.first_seed + i
@@ -59,8 +67,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             f_vis = model.solve(scan.sinogram.to(dev))[0]
         t0 = time.perf_counter()
-        ex = explain_lti(model, f_vis, roi=roi, domain=a.domain, lam=a.lam, steps=a.steps, samples=a.samples,
-                         points=a.points, seed=a.seed)
+        ex = explain_lti(model, f_vis, rde_settings, roi=roi)
         seconds.append(time.perf_counter() - t0)
         areas = {k: float(c.area) for k, c in ex.curves.items()}
         per_scan.append({"seed": s, "areas": areas, "rde_seconds": ex.rde.seconds, "seconds": seconds[-1]})

@@ -65,7 +65,7 @@ def operator_self_check(geometry, device: torch.device) -> dict:
 def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_size: int, steps: int,
                      amp: bool, patch: int | None = None) -> float:
     """Training samples/s of ``model``'s step (pair + forward + backward + Adam) on a fixed batch."""
-    from ltl.training.train import _loss, loss_weights, training_pair
+    from ltl.training import loss, loss_weights, training_pair
 
     dev = model.device
     net = model.net.train()
@@ -89,9 +89,9 @@ def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_s
                 x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=amp and dev.type == "cuda"):
             z = net(x)
-        loss = _loss(z, target, None if w is None else w.to(dev))
+        batch_loss = loss(z, target, None if w is None else w.to(dev))
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(batch_loss).backward()
         scaler.step(opt)
         scaler.update()
 
@@ -108,6 +108,8 @@ def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_s
 
 
 def main(argv=None) -> int:
+    from ltl.training import LOSSES, MODELS, TrainConfig, train
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="run directory (new or empty)")
     p.add_argument("--budget-minutes", type=float, default=12.0, help="total time for data and training [12]")
@@ -124,10 +126,11 @@ def main(argv=None) -> int:
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--loss", default="mixed")
-    p.add_argument("--model", default="ltl", help="ltl, or a learned baseline: postproc-fbp, postproc-l1, ltl-nosplit "
-                   "(with --data-dir, --keep-data and a fixed --count several models train on one dataset; the epoch "
-                   "estimate probes LtI's step) [ltl]")
+    p.add_argument("--loss", default=TrainConfig.loss, choices=LOSSES, help=f"training loss [{TrainConfig.loss}]")
+    p.add_argument("--model", default=TrainConfig.model, choices=MODELS,
+                   help="ltl, or a learned baseline: postproc-fbp, postproc-l1, ltl-nosplit (with --data-dir, "
+                        "--keep-data and a fixed --count several models train on one dataset; the epoch estimate "
+                        f"probes LtI's step) [{TrainConfig.model}]")
     p.add_argument("--patch", type=int, default=None, help="train on patches (CPU runs)")
     p.add_argument("--probe-steps", type=int, default=20)
     p.add_argument("--probe-widths", default="", help="extra widths to probe for the record, e.g. 32")
@@ -140,10 +143,10 @@ def main(argv=None) -> int:
                    help="seconds per epoch for validation and checkpoints, in the epoch estimate [1]")
     args = p.parse_args(argv)
 
-    from ltl import Geometry, __version__
+    from ltl import Geometry
     from ltl.data.dataset import LtIDataset, make_dataset
     from ltl.models import LtI
-    from ltl.training import TrainConfig, train
+    from ltl.version import __version__
 
     t_start = time.perf_counter()
     budget = args.budget_minutes * 60.0

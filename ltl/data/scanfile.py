@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import atomic_write
+from ..runtime.files import atomic_write
 from ..geometry import Geometry
 from .simulate import Scan
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import atomic_write, temporary_sibling
-from .evaluate import NAMES, QUANTITIES, Evaluation
+from ..runtime.files import atomic_write, temporary_sibling
+from .pipeline import NAMES
+from .scoring import QUANTITIES, Evaluation
 
 __all__ = ["REPORT_FILES", "write_report", "check_report_dir", "load_reconstructions", "markdown_table"]
 

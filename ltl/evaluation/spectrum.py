@@ -34,7 +34,7 @@ def _power(x: torch.Tensor) -> torch.Tensor:
 
 
 def _directions(n: int) -> np.ndarray:
-    from ..shearlets._construction import frequency_directions
+    from ..shearlets import frequency_directions
 
     return frequency_directions(n, full=True)
 
@@ -143,7 +143,7 @@ def save_angular_figure(path: str | Path, centres: np.ndarray, curves: dict, geo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .._io import atomic_write
+    from ..runtime.files import atomic_write
 
     centres = np.asarray(centres, dtype=np.float64)
     width = 180.0 / len(centres)

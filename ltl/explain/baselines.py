@@ -19,7 +19,8 @@ from typing import Callable
 
 import torch
 
-from .rde import _positive_int, as_batch, eval_mode, region
+from ..runtime.settings import check_int
+from .noise import as_batch, eval_mode, region
 
 __all__ = ["random_relevance", "gradient", "smoothgrad", "integrated_gradients", "BASELINES", "energy_score"]
 
@@ -27,7 +28,7 @@ Score = Callable[[torch.Tensor], torch.Tensor]
 
 
 def energy_score(roi=None) -> Score:
-    """``score(out) = ‖out_R‖²`` per sample (see :func:`~ltl.explain.rde.region`)."""
+    """``score(out) = ‖out_R‖²`` per sample (see :func:`~ltl.explain.noise.region`)."""
 
     def score(out: torch.Tensor) -> torch.Tensor:
         return region(out, roi).flatten(1).pow(2).sum(1)
@@ -84,7 +85,7 @@ def smoothgrad(model, x: torch.Tensor, *, score: Score | None = None, roi=None, 
     seed : int
         Seed of the noise.
     """
-    samples = _positive_int(samples, "samples")
+    check_int("samples", samples)
     if not sigma >= 0:
         raise ValueError(f"sigma must be >= 0, got {sigma!r}")
     xb, single = as_batch(x)
@@ -113,7 +114,7 @@ def integrated_gradients(model, x: torch.Tensor, *, score: Score | None = None, 
     seed : int
         Not used (the method is deterministic).
     """
-    steps = _positive_int(steps, "steps")
+    check_int("steps", steps)
     xb, single = as_batch(x)
     base = torch.zeros_like(xb) if baseline is None else torch.as_tensor(baseline, dtype=xb.dtype).to(xb.device)
     base = (base[None] if single and base.ndim == 3 else base).expand_as(xb)

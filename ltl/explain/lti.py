@@ -26,9 +26,12 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
+from ..runtime.progress import sync
 from .baselines import BASELINES
+from .noise import check_region
 from .ordering import OrderingCurve, relevance_ordering, to_domain
-from .rde import RDEResult, _sync, check_domain, check_region, rde
+from .rde import RDEResult, rde
+from .settings import RDESettings
 
 __all__ = ["LtINetwork", "LtIExplainer", "LtIExplanation", "explain_lti", "BASELINE_NAMES"]
 
@@ -254,10 +257,13 @@ def _visible_synthesis(model, x: torch.Tensor, keep: torch.Tensor) -> torch.Tens
     return model.frame.adjoint(full)
 
 
-def explain_lti(model, f_vis: torch.Tensor, *, roi: Sequence[int] | None = None, domain: str = "coefficients",
-                lam: float = 10.0, steps: int = 300, samples: int = 16, noise: str = "gaussian", lr: float = 0.05,
-                seed: int = 0, init: float = 1.0, baselines: Sequence[str] = BASELINE_NAMES, points: int = 21,
-                noise_mean=None, noise_std=None, progress: bool = False) -> LtIExplanation:
+def explain_lti(model, f_vis: torch.Tensor, settings: RDESettings | None = None, *,
+                roi: Sequence[int] | None = None, domain: str | None = None, lam: float | None = None,
+                steps: int | None = None, samples: int | None = None, noise: str | None = None,
+                lr: float | None = None, seed: int | None = None, init: float | None = None,
+                antithetic: bool | None = None, points: int | None = None,
+                baselines: Sequence[str] = BASELINE_NAMES, noise_mean=None, noise_std=None,
+                progress: bool = False) -> LtIExplanation:
     """Explain what LtI's network adds to one reconstruction: RDE, baselines, ordering curves.
 
     Parameters
@@ -266,26 +272,35 @@ def explain_lti(model, f_vis: torch.Tensor, *, roi: Sequence[int] | None = None,
         With training statistics in its normalisation buffers (see :class:`LtIExplainer`).
     f_vis : torch.Tensor, shape (N, N)
         The l1-shearlet reconstruction (``model.reconstruct(..., return_parts=True)['f_vis']``).
+    settings : RDESettings, optional
+        The RDE and ordering settings; default ``RDESettings()``.
+    domain, lam, steps, samples, noise, lr, seed, init, antithetic, points : optional
+        Override the field of ``settings`` of the same name (None keeps it); the result is
+        validated (:meth:`RDESettings.validate`, ``ValueError`` for a bad value). As in
+        :func:`~ltl.explain.rde`; ``seed`` also seeds the baselines and the ordering test, and
+        ``points`` is the number of fractions of the ordering curves (0 to 1).
     roi : (r0, c0, r1, c1), optional
         Region of the image whose contribution is explained (rows r0:r1, columns c0:c1); default
         the whole image.
-    domain, lam, steps, samples, noise, lr, seed, init, progress
-        As in :func:`~ltl.explain.rde`; ``seed`` also seeds the baselines and the ordering test.
     baselines : sequence of str
         Names from :data:`~ltl.explain.BASELINES` to compare with (default all). SmoothGrad uses
         ``samples`` noisy copies, Integrated Gradients ``max(samples, 8)`` steps from the training
         mean.
-    points : int
-        Fractions of the ordering curves (0 to 1).
     noise_mean, noise_std : optional
         Override the model's training statistics (see :class:`LtIExplainer`).
+    progress : bool
+        Show a progress bar during RDE.
 
     Returns
     -------
     LtIExplanation
         All tensors on the CPU. The computation runs on the model's device.
     """
-    check_domain(domain)
+    given = dict(domain=domain, lam=lam, steps=steps, samples=samples, noise=noise, lr=lr, seed=seed, init=init,
+                 antithetic=antithetic, points=points)
+    if settings is not None and not isinstance(settings, RDESettings):
+        raise TypeError(f"settings must be RDESettings, got {type(settings).__name__}")
+    s = (RDESettings() if settings is None else settings).replace(**{k: v for k, v in given.items() if v is not None})
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baseline(s) {', '.join(map(repr, unknown))}; valid: {', '.join(BASELINES)}")
@@ -306,18 +321,19 @@ def explain_lti(model, f_vis: torch.Tensor, *, roi: Sequence[int] | None = None,
             raise ValueError(f"the network adds nothing to the region {ex.roi}, so there is nothing to explain; "
                              "choose another --roi")
         seconds: dict[str, float] = {}
-        res = ex.rde(x, domain=domain, lam=lam, steps=steps, samples=samples, noise=noise, lr=lr, seed=seed,
-                     init=init, progress=progress)
+        res = ex.rde(x, domain=s.domain, lam=s.lam, steps=s.steps, samples=s.samples, noise=s.noise, lr=s.lr,
+                     seed=s.seed, init=s.init, antithetic=s.antithetic, progress=progress)
         seconds["rde"] = res.seconds
         relevance = {}
         for name in baselines:
             t0 = time.perf_counter()
-            kw = {"samples": samples} if name == "smoothgrad" else {"steps": max(samples, 8)} if name == "integrated_gradients" else {}
-            relevance[name] = ex.baseline(name, x, seed=seed, **kw)
-            _sync(x.device)
+            kw = ({"samples": s.samples} if name == "smoothgrad"
+                  else {"steps": max(s.samples, 8)} if name == "integrated_gradients" else {})
+            relevance[name] = ex.baseline(name, x, seed=s.seed, **kw)
+            sync(x.device)
             seconds[name] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        curves = {m: ex.ordering(x, r, domain=domain, noise=noise, samples=samples, points=points, seed=seed)
+        curves = {m: ex.ordering(x, r, domain=s.domain, noise=s.noise, samples=s.samples, points=s.points, seed=s.seed)
                   for m, r in [("rde", res.mask)] + list(relevance.items())}
         seconds["ordering"] = time.perf_counter() - t0
         with torch.no_grad():
@@ -331,15 +347,16 @@ def explain_lti(model, f_vis: torch.Tensor, *, roi: Sequence[int] | None = None,
     for name, r in relevance.items():
         p = to_domain(r.cpu(), "pixels")[0]
         pixel[name] = p / p.max() if float(p.max()) > 0 else p
-    settings = {"domain": domain, "lam": float(lam), "steps": steps, "samples": samples, "noise": noise, "lr": float(lr),
-                "seed": seed, "init": float(init), "points": points, "roi": list(ex.roi), "baselines": list(baselines),
-                "noise_statistics": "given" if noise_mean is not None else "the model's training statistics",
-                "explained": "the network's own output (the correction of f_vis's coefficients)" if model.residual
-                else "the network's output (the predicted coefficients)",
-                "image_size": model.geometry.image_size, "input_channels": int(x.shape[0])}
+    record = {"domain": s.domain, "lam": float(s.lam), "steps": s.steps, "samples": s.samples, "noise": s.noise,
+              "lr": float(s.lr), "seed": s.seed, "init": float(s.init), "points": s.points, "roi": list(ex.roi),
+              "baselines": list(baselines),
+              "noise_statistics": "given" if noise_mean is not None else "the model's training statistics",
+              "explained": "the network's own output (the correction of f_vis's coefficients)" if model.residual
+              else "the network's output (the predicted coefficients)",
+              "image_size": model.geometry.image_size, "input_channels": int(x.shape[0])}
     return LtIExplanation(
         f_vis=f_vis.detach().float().cpu(), f_ltl=f_ltl.cpu(), contribution=contribution.cpu(), network_input=x.cpu(),
-        roi=ex.roi, domain=domain, rde=res, relevance={k: v.cpu() for k, v in relevance.items()}, curves=curves,
+        roi=ex.roi, domain=s.domain, rde=res, relevance={k: v.cpu() for k, v in relevance.items()}, curves=curves,
         pixel_relevance=pixel, channel_relevance=mask.expand(x.shape).mean((1, 2)),
         masked_visible=masked_visible.cpu(), visible_part=visible_part.cpu(), channel_labels=channel_labels(model),
-        settings=settings, seconds=seconds)
+        settings=record, seconds=seconds)

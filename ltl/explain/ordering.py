@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .rde import Problem, _positive_int, as_batch, check_domain, eval_mode, mask_shape
+from ..runtime.settings import check_int
+from .noise import Problem, as_batch, check_domain, eval_mode, mask_shape
+from .settings import RDESettings
 
 __all__ = ["relevance_ordering", "OrderingCurve", "to_domain"]
 
@@ -67,10 +69,14 @@ def _ranks(relevance: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return ranks
 
 
-def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domain: str = "coefficients",
-                       distortion=None, roi=None, noise: str = "gaussian", noise_mean=None, noise_std=None,
-                       samples: int = 16, points: int = 21, seed: int = 0) -> OrderingCurve:
+def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domain: str = RDESettings.domain,
+                       distortion=None, roi=None, noise: str = RDESettings.noise, noise_mean=None, noise_std=None,
+                       samples: int = RDESettings.samples, points: int = RDESettings.points,
+                       seed: int = RDESettings.seed) -> OrderingCurve:
     """Distortion when only the most relevant fraction of the input is kept (module notes).
+
+    ``domain``, ``noise``, ``samples``, ``points`` and ``seed`` default to those of
+    :class:`~ltl.explain.RDESettings`.
 
     Parameters
     ----------
@@ -93,8 +99,8 @@ def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domai
         With ``distortion`` ``(K,)`` and a float ``area`` for one input, ``(B, K)`` and ``(B,)``
         for a batch. Keeping everything (k = 1) gives the undistorted output, distortion 0.
     """
-    samples = _positive_int(samples, "samples")
-    points = _positive_int(points, "points")
+    check_int("samples", samples)
+    check_int("points", points)
     if points < 2:
         raise ValueError(f"points must be >= 2 (the fractions 0 and 1 at least), got {points}")
     check_domain(domain)

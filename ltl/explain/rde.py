@@ -22,260 +22,19 @@ one pixel of all channels (``'pixels'``, ``(1, H, W)``), or one whole channel (`
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
-import torch.nn as nn
 
-__all__ = ["rde", "RDEResult", "expected_distortion", "relative_distortion", "draw_noise", "noise_statistics",
-           "mask_shape", "DOMAINS", "NOISES"]
+from ..runtime.progress import Progress, sync
+from ..runtime.settings import check_int, check_number
+from .noise import Distortion, Problem, as_batch, check_domain, eval_mode, mask_shape
+from .settings import RDESettings
 
-DOMAINS = ("coefficients", "pixels", "channels")
-NOISES = ("gaussian", "uniform")
-
-Distortion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-# --------------------------------------------------------------------------------------------
-# shapes and checks
-# --------------------------------------------------------------------------------------------
-
-
-def check_domain(domain: str) -> str:
-    if domain not in DOMAINS:
-        raise ValueError(f"domain must be one of {', '.join(DOMAINS)}, got {domain!r}")
-    return domain
-
-
-def mask_shape(domain: str, channels: int, height: int, width: int) -> tuple[int, int, int]:
-    """The mask of one input ``(C, H, W)`` in a domain: ``(C, H, W)``, ``(1, H, W)`` or ``(C, 1, 1)``."""
-    check_domain(domain)
-    if domain == "coefficients":
-        return (channels, height, width)
-    if domain == "pixels":
-        return (1, height, width)
-    return (channels, 1, 1)
-
-
-def as_batch(x: torch.Tensor, what: str = "x") -> tuple[torch.Tensor, bool]:
-    """``(C, H, W)`` or ``(B, C, H, W)`` → ``((B, C, H, W), single)``, detached; checks dtype and values."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}; use torch.as_tensor(...)")
-    if not x.is_floating_point():
-        raise ValueError(f"{what} must be a floating-point tensor, got dtype {x.dtype}; convert it with .float()")
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{what} must have shape (C, H, W) or (B, C, H, W), got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{what} contains NaN or inf")
-    single = x.ndim == 3
-    return (x[None] if single else x).detach(), single
-
-
-def _positive_int(v, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return v
-
-
-def _channel_vector(v, channels: int, name: str, like: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(v, dtype=like.dtype).detach().to(like.device).reshape(-1)
-    if t.numel() == 1:
-        t = t.expand(channels)
-    if t.numel() != channels:
-        raise ValueError(f"{name} must have one entry per input channel ({channels}), got {t.numel()}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or inf")
-    return t
-
-
-@contextlib.contextmanager
-def eval_mode(model):
-    """Run an ``nn.Module`` in eval mode (batch statistics frozen) and restore its mode afterwards."""
-    if not isinstance(model, nn.Module):
-        yield
-        return
-    was = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
-
-
-# --------------------------------------------------------------------------------------------
-# noise and distortion
-# --------------------------------------------------------------------------------------------
-
-
-def noise_statistics(x: torch.Tensor, noise_mean=None, noise_std=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample, per-channel mean and standard deviation of the obfuscating noise.
-
-    Parameters
-    ----------
-    x : torch.Tensor, shape (B, C, H, W)
-    noise_mean, noise_std : float or sequence of C floats, optional
-        The noise statistics (in the units of ``x``), e.g. those of the training data; when not
-        given, each sample's own channel means / standard deviations over ``H, W``.
-
-    Returns
-    -------
-    mean, std : torch.Tensor, shape (B, C)
-        On ``x``'s device and dtype.
-    """
-    b, c = x.shape[:2]
-    mean = (x.mean(dim=(2, 3)) if noise_mean is None
-            else _channel_vector(noise_mean, c, "noise_mean", x).expand(b, c))
-    std = (x.std(dim=(2, 3), correction=0) if noise_std is None
-           else _channel_vector(noise_std, c, "noise_std", x).expand(b, c))
-    if bool((std < 0).any()):
-        raise ValueError("noise_std must be >= 0")
-    return mean, std
-
-
-def draw_noise(samples: int, mean: torch.Tensor, std: torch.Tensor, size: tuple[int, int], *,
-               kind: str = "gaussian", generator: torch.Generator | None = None,
-               antithetic: bool = False) -> torch.Tensor:
-    """Noise images with the given per-channel statistics.
-
-    Parameters
-    ----------
-    samples : int
-        Draws S per sample.
-    mean, std : torch.Tensor, shape (B, C)
-    size : (H, W)
-    kind : {'gaussian', 'uniform'}
-        Gaussian ``N(μ, σ²)``, or uniform on ``[μ − √3σ, μ + √3σ]`` (the same mean and std).
-    generator : torch.Generator, optional
-        On the device of ``mean``.
-    antithetic : bool
-        Draw in pairs ``μ + σz``, ``μ − σz`` (the second half mirrors the first; an odd last draw
-        is unpaired). Both distributions are symmetric, so each draw keeps its distribution; in a
-        Monte Carlo mean, the terms odd in ``z`` cancel exactly (see :func:`rde`).
-
-    Returns
-    -------
-    torch.Tensor, shape (S, B, C, H, W)
-    """
-    if kind not in NOISES:
-        raise ValueError(f"noise must be one of {', '.join(NOISES)}, got {kind!r}")
-    half = (samples + 1) // 2 if antithetic else samples
-    shape = (half, *mean.shape, *size)
-    kw = dict(generator=generator, device=mean.device, dtype=mean.dtype)
-    if kind == "gaussian":
-        z = torch.randn(shape, **kw)
-    else:
-        z = (2 * torch.rand(shape, **kw) - 1) * math.sqrt(3.0)
-    if antithetic:
-        z = torch.cat([z, -z[: samples - half]])
-    return mean[..., None, None] + std[..., None, None] * z
-
-
-def check_region(roi, height: int, width: int, what: str = "output") -> tuple[int, int, int, int]:
-    """``(r0, c0, r1, c1)`` as ints, or ``ValueError`` when the rows r0:r1 / columns c0:c1 leave the
-    ``height × width`` image or are empty."""
-    try:
-        r0, c0, r1, c1 = (int(v) for v in roi)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"a region of interest is (r0, c0, r1, c1), four integers; got {roi!r}") from exc
-    if not (0 <= r0 < r1 <= height and 0 <= c0 < c1 <= width):
-        raise ValueError(f"region of interest rows {r0}:{r1}, columns {c0}:{c1} does not lie inside the "
-                         f"{height}×{width} {what}; need 0 <= r0 < r1 <= {height} and 0 <= c0 < c1 <= {width}")
-    return r0, c0, r1, c1
-
-
-def region(out: torch.Tensor, roi) -> torch.Tensor:
-    """The part of per-sample outputs ``(M, ...)`` in a region: ``roi`` None (all), ``(r0, c0, r1, c1)``
-    (rows/columns of the last two dimensions) or a tensor broadcastable to ``out[0]`` (a weight,
-    e.g. a boolean mask)."""
-    if roi is None:
-        return out
-    if isinstance(roi, torch.Tensor):
-        return out * roi.to(out.device, out.dtype)
-    if out.ndim < 3:
-        raise ValueError(f"a region (r0, c0, r1, c1) needs outputs with two spatial dimensions, got shape "
-                         f"{tuple(out.shape)}; pass a weight tensor or your own distortion")
-    r0, c0, r1, c1 = check_region(roi, *out.shape[-2:])
-    return out[..., r0:r1, c0:c1]
-
-
-def relative_distortion(roi=None) -> Distortion:
-    """``d(a, b) = ‖a_R − b_R‖² / ‖a_R‖²`` per sample, for outputs ``(M, ...)`` (see :func:`region`)."""
-
-    def distortion(out_x: torch.Tensor, out_y: torch.Tensor) -> torch.Tensor:
-        num = region(out_x - out_y, roi).flatten(1).pow(2).sum(1)
-        den = region(out_x, roi).flatten(1).pow(2).sum(1)
-        return num / den
-
-    distortion.__name__ = "relative_squared_error"
-    return distortion
-
-
-class Problem:
-    """One explanation's input, reference output, noise model and distortion (shared by
-    :func:`rde`, the baselines and :func:`~ltl.explain.relevance_ordering`).
-
-    Call inside :func:`eval_mode`. ``x`` is ``(B, C, H, W)``; ``out_x = Φ(x)`` is computed once.
-    """
-
-    def __init__(self, model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=None,
-                 noise: str = "gaussian", noise_mean=None, noise_std=None, seed: int = 0):
-        if not callable(model):
-            raise TypeError(f"model must be callable (a torch model), got {type(model).__name__}")
-        if noise not in NOISES:
-            raise ValueError(f"noise must be one of {', '.join(NOISES)}, got {noise!r}")
-        if distortion is not None and roi is not None:
-            raise ValueError("roi applies to the default distortion; restrict your own distortion to the region instead")
-        if distortion is not None and not callable(distortion):
-            raise TypeError(f"distortion must be a function (out_x, out_y) -> per-sample tensor, got "
-                            f"{type(distortion).__name__}")
-        self.model, self.x, self.noise_kind, self.seed = model, x, noise, int(seed)
-        with torch.no_grad():
-            self.out_x = model(x)
-        if not isinstance(self.out_x, torch.Tensor) or self.out_x.ndim < 1 or self.out_x.shape[0] != x.shape[0]:
-            raise ValueError("the model must return a tensor with one row per input sample")
-        if distortion is None:
-            ref = region(self.out_x, roi).flatten(1).pow(2).sum(1)
-            if bool((ref == 0).any()):
-                raise ValueError("the model's output is zero in the region of interest, so its relative distortion "
-                                 "is undefined; choose another region or pass your own distortion")
-            distortion = relative_distortion(roi)
-        self.distortion, self.roi = distortion, roi
-        self.mean, self.std = noise_statistics(x, noise_mean, noise_std)
-        self.generator = torch.Generator(device=x.device)
-        self.generator.manual_seed(self.seed)
-
-    def noise(self, samples: int, antithetic: bool = False) -> torch.Tensor:
-        """Fresh noise ``(S, B, C, H, W)`` from the problem's seeded generator (see :func:`draw_noise`)."""
-        return draw_noise(samples, self.mean, self.std, tuple(self.x.shape[-2:]), kind=self.noise_kind,
-                          generator=self.generator, antithetic=antithetic)
-
-    def distortions(self, s: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        """``d(Φ(x), Φ(s ⊙ x + (1 − s) ⊙ n))`` for masks ``s`` ``(B, *mask)`` and noise ``(S, B, C, H, W)``
-        → ``(S, B)``; differentiable in ``s``."""
-        S, B = n.shape[:2]
-        y = s * self.x + (1 - s) * n  # (S, B, C, H, W)
-        out_y = self.model(y.reshape(S * B, *self.x.shape[1:]))
-        out_x = self.out_x.unsqueeze(0).expand(S, *self.out_x.shape).reshape(S * B, *self.out_x.shape[1:])
-        d = self.distortion(out_x, out_y)
-        if not isinstance(d, torch.Tensor) or d.shape != (S * B,):
-            shape = tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__
-            raise ValueError(f"distortion must return one value per sample, shape ({S * B},), got {shape}")
-        return d.reshape(S, B)
-
-    def describe(self) -> dict:
-        name = getattr(self.distortion, "__name__", type(self.distortion).__name__)
-        roi = self.roi if self.roi is None or not isinstance(self.roi, torch.Tensor) else "weight tensor"
-        return {"distortion": name, "roi": list(roi) if isinstance(roi, tuple) else roi, "noise": self.noise_kind,
-                "noise_mean": self.mean.tolist(), "noise_std": self.std.tolist(), "seed": self.seed}
-
-
-# --------------------------------------------------------------------------------------------
-# the explanation
-# --------------------------------------------------------------------------------------------
+__all__ = ["rde", "RDEResult", "expected_distortion", "initial_mask"]
 
 
 @dataclass
@@ -304,12 +63,9 @@ class RDEResult:
     seconds: float = 0.0
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def initial_mask(init, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """The starting mask ``(B, *mask_shape)`` on ``like``'s device and dtype: ``init`` (a number,
+    or a tensor broadcastable to ``shape``) everywhere; ``ValueError`` unless it lies in [0, 1]."""
     if isinstance(init, torch.Tensor):
         try:
             s = init.detach().to(like.device, like.dtype).expand(shape).clone()
@@ -322,16 +78,19 @@ def initial_mask(init, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tens
     return s
 
 
-def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=None, domain: str = "coefficients",
-        lam: float = 10.0, steps: int = 300, samples: int = 16, noise: str = "gaussian", noise_mean=None,
-        noise_std=None, lr: float = 0.05, seed: int = 0, init: float | torch.Tensor = 1.0,
-        antithetic: bool = True, progress: bool = False) -> RDEResult:
+def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=None,
+        domain: str = RDESettings.domain, lam: float = RDESettings.lam, steps: int = RDESettings.steps,
+        samples: int = RDESettings.samples, noise: str = RDESettings.noise, noise_mean=None, noise_std=None,
+        lr: float = RDESettings.lr, seed: int = RDESettings.seed, init: float | torch.Tensor = RDESettings.init,
+        antithetic: bool = RDESettings.antithetic, progress: bool = False) -> RDEResult:
     """Rate-distortion explanation of ``model(x)``: the sparsest mask that keeps the output.
 
     Solves ``min_{s ∈ [0,1]^d} D(s) + λ·‖s‖₁/d`` (module notes; Macdonald et al. 2019, Sec. 3) by
     Adam on ``s`` with ``samples`` noise draws per step (one batched model call) and clipping to
     ``[0, 1]`` after each step. The model runs in eval mode (restored afterwards), on the device
     of ``x``; its parameters are not changed and get no gradients.
+
+    The settings (``domain`` to ``antithetic``) default to those of :class:`~ltl.explain.RDESettings`.
 
     Parameters
     ----------
@@ -384,14 +143,11 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
     RDEResult
         ``mask`` of shape ``mask_shape`` (one input) or ``(B, *mask_shape)`` (a batch).
     """
-    from ..solvers._common import Progress
-
     check_domain(domain)
-    steps, samples = _positive_int(steps, "steps"), _positive_int(samples, "samples")
-    if not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be finite and > 0, got {lr!r}")
+    check_int("steps", steps)
+    check_int("samples", samples)
+    check_number("lam", lam, lo=0.0)
+    check_number("lr", lr, positive=True)
     xb, single = as_batch(x)
     b, c, h, w = xb.shape
     mshape = mask_shape(domain, c, h, w)
@@ -418,22 +174,22 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
                     rec[k].append(v.detach().mean())
                 bar.step()
         finally:
-            if bar.bar is not None:
-                bar.bar.close()
+            bar.close()
     mask = s.detach()
-    _sync(mask.device)
+    sync(mask.device)
     seconds = time.perf_counter() - t0
     history = {k: torch.stack(v).double().cpu().tolist() for k, v in rec.items()}
     history["rate"] = [v / d for v in history["l1"]]
     params = dict(prob.describe(), domain=domain, lam=float(lam), lam_paper=float(lam) / d, steps=steps,
-                  samples=samples, antithetic=bool(antithetic), lr=float(lr), init=float(init) if not isinstance(init, torch.Tensor) else "tensor",
-                  mask_shape=list(mshape), components=d, device=str(xb.device))
+                  samples=samples, antithetic=bool(antithetic), lr=float(lr),
+                  init="tensor" if isinstance(init, torch.Tensor) else float(init), mask_shape=list(mshape),
+                  components=d, device=str(xb.device))
     return RDEResult(mask[0] if single else mask, history, params, seconds)
 
 
 def expected_distortion(model, x: torch.Tensor, mask: torch.Tensor | float, *, distortion: Distortion | None = None,
-                        roi=None, noise: str = "gaussian", noise_mean=None, noise_std=None, samples: int = 64,
-                        seed: int = 0) -> torch.Tensor:
+                        roi=None, noise: str = RDESettings.noise, noise_mean=None, noise_std=None,
+                        samples: int = 64, seed: int = RDESettings.seed) -> torch.Tensor:
     """The Monte Carlo estimate of D(s) for a given mask (no optimisation).
 
     Parameters
@@ -449,7 +205,7 @@ def expected_distortion(model, x: torch.Tensor, mask: torch.Tensor | float, *, d
     torch.Tensor
         The mean distortion over the draws: a scalar for one input, ``(B,)`` for a batch.
     """
-    samples = _positive_int(samples, "samples")
+    check_int("samples", samples)
     xb, single = as_batch(x)
     with eval_mode(model), torch.no_grad():
         prob = Problem(model, xb, distortion=distortion, roi=roi, noise=noise, noise_mean=noise_mean,

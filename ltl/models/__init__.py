@@ -1,10 +1,14 @@
 """Learning the Invisible: the U-Net on shearlet coefficients and the LtI model (solver + split +
-network + combiner), the learned baselines (post-processing U-Nets, LtI without the split), and
-their checkpoints."""
+network + combiner), the learned baselines (post-processing U-Nets, LtI without the split), their
+checkpoints, the registry of model kinds and the shipped models."""
 
 from .unet import UNet, channel_stats
+from .base import ScanModel
 from .lti import LtI
 from .postproc import PostProc
-from ._checkpoint import KINDS, load_model, model_from_metadata, read_kind
+from .checkpoint import KINDS, load_model, model_from_metadata, read_kind, read_meta
+from .registry import class_of_kind
+from .shipped import default_checkpoint
 
-__all__ = ["UNet", "channel_stats", "LtI", "PostProc", "KINDS", "load_model", "model_from_metadata", "read_kind"]
+__all__ = ["UNet", "channel_stats", "ScanModel", "LtI", "PostProc", "KINDS", "load_model", "model_from_metadata",
+           "read_kind", "read_meta", "class_of_kind", "default_checkpoint"]

@@ -39,9 +39,12 @@ from typing import Any
 import torch
 
 from ..geometry import Geometry
-from ..data.dataset import frame_settings_of, make_frame, solver_kwargs, solver_settings_full
-from ._base import ScanModel
-from ._checkpoint import META_NAME, WEIGHTS_NAME
+from ..shearlets.settings import frame_settings_of, make_frame
+from ..solvers import l1_shearlet
+from ..solvers.settings import L1Settings
+from .base import ScanModel
+from .checkpoint import META_NAME, WEIGHTS_NAME
+from .registry import register
 from .unet import UNet
 
 __all__ = ["LtI", "MODEL_FORMAT", "WEIGHTS_NAME", "META_NAME"]
@@ -50,13 +53,7 @@ MODEL_FORMAT = "ltl-lti-model"
 MODEL_FORMAT_VERSION = 1
 
 
-def _l1_shearlet(*args, **kwargs):
-    """The l1-shearlet solver, imported on first use (solvers are not needed to read a dataset)."""
-    from ..solvers import l1_shearlet
-
-    return l1_shearlet(*args, **kwargs)
-
-
+@register
 class LtI(ScanModel):
     """The LtI reconstruction model for one scan geometry.
 
@@ -134,7 +131,7 @@ class LtI(ScanModel):
         self.use_fvis = bool(use_fvis)
         self.predict_lowpass = bool(predict_lowpass)
         self.residual = bool(residual)
-        self.solver_settings = solver_settings_full(solver_settings)
+        self.solver_settings = L1Settings.from_dict(solver_settings).to_dict()
         self.provenance = dict(provenance or {})
         self.register_buffer("mask", mask)
         self.register_buffer("vis_index", torch.nonzero(mask).flatten(), persistent=False)
@@ -146,6 +143,8 @@ class LtI(ScanModel):
         self._filter_cache: dict = {}
 
     FORMAT = MODEL_FORMAT
+    KINDS = ("ltl", "ltl-nosplit")
+    OUTPUT = "f_ltl"
     NAME = "LtI"
     NOUN = "an LtI model"
     LOAD_HINT = "LtI.save or `ltl train` (RUN_DIR/model)"
@@ -174,7 +173,7 @@ class LtI(ScanModel):
 
     def metadata(self) -> dict[str, Any]:
         """JSON-safe description that rebuilds this model (without weights) via :meth:`from_metadata`."""
-        from .. import __version__
+        from ..version import __version__
 
         net = self.net
         return {
@@ -188,6 +187,11 @@ class LtI(ScanModel):
             "normalization": {k: getattr(net, k).cpu().tolist() for k in ("in_mean", "in_std", "out_mean", "out_std")},
             "provenance": self.provenance,
         }
+
+    @classmethod
+    def kind_of(cls, meta: dict) -> str:
+        """``meta['kind']``; checkpoints written before kinds existed: from ``model.nosplit``."""
+        return meta.get("kind") or ("ltl-nosplit" if (meta.get("model") or {}).get("nosplit") else "ltl")
 
     @classmethod
     def from_metadata(cls, meta: dict) -> "LtI":
@@ -219,7 +223,8 @@ class LtI(ScanModel):
     def solve(self, y: torch.Tensor) -> torch.Tensor:
         """f_vis = l1-shearlet reconstruction of sinograms ``(B, V, D)`` → ``(B, N, N)``."""
         yb, single = self._check_sino(y)
-        f, _ = _l1_shearlet(self.operator, self.frame, yb, **solver_kwargs(self.solver_settings), progress=False)
+        f, _ = l1_shearlet(self.operator, self.frame, yb, **L1Settings.from_dict(self.solver_settings).kwargs(),
+                           progress=False)
         return f[0] if single else f
 
     def analysis(self, f: torch.Tensor, part: str = "all") -> torch.Tensor:
@@ -313,61 +318,21 @@ class LtI(ScanModel):
         return out.clamp_min(0) if clamp else out
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
-                    batch_size: int | None = None):
-        """Reconstruct sinograms: y → f_vis → U-Net → f_ltl.
+    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
+        """y → f_vis → U-Net → f_ltl for one batch ``(B, V, D)``.
 
-        Parameters
-        ----------
-        y : torch.Tensor ``(V, D)`` or ``(B, V, D)``, or an ltl ``Scan``
-            Sinograms of the model's geometry (a Scan's geometry is checked).
-        geometry : Geometry, optional
-            The scan's geometry, checked against the model's (``ValueError`` naming both).
-        return_parts : bool
-            Also return f_vis, the network's contribution ``SHᵀ(inv·prediction)`` and the
-            predicted coefficients.
-        batch_size : int, optional
-            Process at most this many sinograms at a time (default all at once).
-
-        Returns
-        -------
-        torch.Tensor ``(B, N, N)`` (``(N, N)`` for one sinogram), or with ``return_parts`` a dict
-        with ``f_ltl``, ``f_vis``, ``contribution`` (images) and ``prediction`` ``(B, C_inv, N, N)``,
-        on the model's device.
+        Returns ``f_ltl`` and ``f_vis`` ``(B, N, N)``, and with ``full`` the network's
+        ``contribution`` ``SHᵀ(inv·prediction)`` ``(B, N, N)`` and the predicted coefficients
+        ``prediction`` ``(B, C_inv, N, N)``; :meth:`reconstruct` (from
+        :class:`~ltl.models.base.ScanModel`) batches them.
         """
-        from ..data.simulate import Scan
-
-        if isinstance(y, Scan):
-            self.check_geometry(y.geometry)
-            y = y.sinogram
-        if geometry is not None:
-            self.check_geometry(geometry)
-        yb, single = self._check_sino(y)
-        if not bool(torch.isfinite(yb).all()):
-            raise ValueError("the sinograms contain NaN or inf")
-        step = yb.shape[0] if batch_size is None else int(batch_size)
-        if step < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-        was_training = self.training
-        self.eval()
-        parts: dict[str, list] = {"f_ltl": [], "f_vis": [], "contribution": [], "prediction": []}
-        try:
-            with torch.no_grad():
-                for a in range(0, yb.shape[0], step):
-                    f_vis = self.solve(yb[a:a + step])
-                    coeffs = self.frame.forward(f_vis)
-                    pred = self.predict(f_vis, coeffs)
-                    parts["f_ltl"].append(self.combine(f_vis, pred, coeffs=coeffs))
-                    parts["f_vis"].append(f_vis)
-                    if return_parts:
-                        parts["contribution"].append(self.contribution(pred))
-                        parts["prediction"].append(pred)
-        finally:
-            self.train(was_training)
-        out = {k: torch.cat(v) for k, v in parts.items() if v}
-        if single:
-            out = {k: v[0] for k, v in out.items()}
-        return out if return_parts else out["f_ltl"]
+        f_vis = self.solve(y)
+        coeffs = self.frame.forward(f_vis)
+        pred = self.predict(f_vis, coeffs)
+        out = {"f_ltl": self.combine(f_vis, pred, coeffs=coeffs), "f_vis": f_vis}
+        if full:
+            out.update(contribution=self.contribution(pred), prediction=pred)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.geometry.describe()}; {self.frame.num_channels} channels, {self.num_visible} visible, "

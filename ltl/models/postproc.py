@@ -23,7 +23,10 @@ from typing import Any
 import torch
 
 from ..geometry import Geometry
-from ._base import ScanModel
+from ..shearlets.settings import frame_settings_of, make_frame
+from ..solvers.settings import L1Settings
+from .base import ScanModel
+from .registry import register
 from .unet import UNet
 
 __all__ = ["PostProc", "POSTPROC_FORMAT", "SOURCES"]
@@ -34,6 +37,7 @@ POSTPROC_FORMAT_VERSION = 1
 SOURCES = ("fbp", "l1")
 
 
+@register
 class PostProc(ScanModel):
     """A residual U-Net post-processing the FBP or the l1-shearlet reconstruction, for one geometry.
 
@@ -70,7 +74,6 @@ class PostProc(ScanModel):
                  solver_settings: dict | None = None, frame_settings: dict | None = None, width: int = 32,
                  depth: int = 4, norm: str = "batch", provenance: dict | None = None):
         super().__init__()
-        from ..data.dataset import make_frame, solver_settings_full
         from ..operators.fbp import FILTERS
 
         if not isinstance(geometry, Geometry):
@@ -84,7 +87,7 @@ class PostProc(ScanModel):
         self.fbp_filter = fbp_filter
         if source == "l1":
             self.frame = make_frame(geometry.image_size, frame_settings)
-            self.solver_settings = solver_settings_full(solver_settings)
+            self.solver_settings = L1Settings.from_dict(solver_settings).to_dict()
         else:
             if solver_settings or frame_settings:
                 raise ValueError("solver_settings and frame_settings belong to source='l1'; a post-processed FBP "
@@ -96,6 +99,8 @@ class PostProc(ScanModel):
         self._A = None
 
     FORMAT = POSTPROC_FORMAT
+    KINDS = ("postproc-fbp", "postproc-l1")
+    OUTPUT = "output"
     NAME = "PostProc"
     NOUN = "a post-processing U-Net"
     LOAD_HINT = "PostProc.save or `ltl train --model postproc-fbp` (RUN_DIR/model)"
@@ -115,8 +120,7 @@ class PostProc(ScanModel):
 
     def metadata(self) -> dict[str, Any]:
         """JSON-safe description that rebuilds this model (without weights) via :meth:`from_metadata`."""
-        from .. import __version__
-        from ..data.dataset import frame_settings_of
+        from ..version import __version__
 
         net = self.net
         return {
@@ -166,10 +170,9 @@ class PostProc(ScanModel):
 
             f = fbp(self.operator, yb, filter=self.fbp_filter)
         else:
-            from ..data.dataset import solver_kwargs
             from ..solvers import l1_shearlet
 
-            f, _ = l1_shearlet(self.operator, self.frame, yb, **solver_kwargs(self.solver_settings),
+            f, _ = l1_shearlet(self.operator, self.frame, yb, **L1Settings.from_dict(self.solver_settings).kwargs(),
                                progress=False)
         return f[0] if single else f
 
@@ -202,56 +205,13 @@ class PostProc(ScanModel):
         return self.combine(f0, self.predict(f0))
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
-                    batch_size: int | None = None):
-        """Reconstruct sinograms: y → f₀ → f₀ + U-Net(f₀), clipped at 0.
-
-        Parameters
-        ----------
-        y : torch.Tensor ``(V, D)`` or ``(B, V, D)``, or an ltl ``Scan``
-            Sinograms of the model's geometry (a Scan's geometry is checked).
-        geometry : Geometry, optional
-            The scan's geometry, checked against the model's (``ValueError`` naming both).
-        return_parts : bool
-            Also return f₀ (``'initial'``) and the predicted residual (``'residual'``, images).
-        batch_size : int, optional
-            Process at most this many sinograms at a time (default all at once).
-
-        Returns
-        -------
-        torch.Tensor ``(B, N, N)`` (``(N, N)`` for one sinogram), or with ``return_parts`` a dict
-        with ``output``, ``initial`` and ``residual``, on the model's device.
-        """
-        from ..data.simulate import Scan
-
-        if isinstance(y, Scan):
-            self.check_geometry(y.geometry)
-            y = y.sinogram
-        if geometry is not None:
-            self.check_geometry(geometry)
-        yb, single = self._check_sino(y)
-        if not bool(torch.isfinite(yb).all()):
-            raise ValueError("the sinograms contain NaN or inf")
-        step = yb.shape[0] if batch_size is None else int(batch_size)
-        if step < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-        was_training = self.training
-        self.eval()
-        parts: dict[str, list] = {"output": [], "initial": [], "residual": []}
-        try:
-            with torch.no_grad():
-                for a in range(0, yb.shape[0], step):
-                    f0 = self.initial(yb[a:a + step])
-                    r = self.predict(f0)
-                    parts["output"].append(self.combine(f0, r))
-                    parts["initial"].append(f0)
-                    parts["residual"].append(r[:, 0])
-        finally:
-            self.train(was_training)
-        out = {k: torch.cat(v) for k, v in parts.items()}
-        if single:
-            out = {k: v[0] for k, v in out.items()}
-        return out if return_parts else out["output"]
+    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
+        """y → f₀ → f₀ + U-Net(f₀), clipped at 0, for one batch ``(B, V, D)``: ``output``, the first
+        reconstruction ``initial`` and the predicted ``residual`` (images ``(B, N, N)``);
+        :meth:`reconstruct` (from :class:`~ltl.models.base.ScanModel`) batches them."""
+        f0 = self.initial(y)
+        r = self.predict(f0)
+        return {"output": self.combine(f0, r), "initial": f0, "residual": r[:, 0]}
 
     def extra_repr(self) -> str:
         return f"{self.kind}: {self.geometry.describe()}; residual U-Net on {self.source}"

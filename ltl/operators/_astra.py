@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from ..runtime.devices import astra_cuda_available as cuda_available, num_workers
+
 CPU_PROJECTORS = ("linear", "line", "strip")
 
 _lock = threading.Lock()
@@ -37,25 +39,6 @@ def _astra():
             "ltl needs astra-toolbox for its Radon operator: pip install 'astra-toolbox>=2.5'"
         ) from exc
     return astra
-
-
-def cuda_available() -> bool:
-    """True when ASTRA was built with CUDA and a GPU is usable."""
-    try:
-        return bool(_astra().use_cuda())
-    except Exception:
-        return False
-
-
-def num_workers() -> int:
-    """Threads used to spread a CPU batch: ``LTL_NUM_THREADS`` or the usable cores."""
-    env = os.environ.get("LTL_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _get_pool() -> ThreadPoolExecutor:

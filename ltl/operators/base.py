@@ -1,4 +1,8 @@
-"""A small linear-operator protocol: ``A(x)``, ``A.T`` (cached, ``A.T.T is A``), shapes, ``norm()``."""
+"""A small linear-operator protocol: ``A(x)``, ``A.T`` (cached, ``A.T.T is A``), shapes, ``norm()``.
+
+Implemented by :class:`~ltl.operators.RadonOperator`, :class:`~ltl.operators.Gradient` and
+:class:`~ltl.shearlets.ShearletFrame`; the solvers use nothing else of them.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ class LinearOperator(ABC):
 
     Subclasses implement :meth:`forward` and :meth:`adjoint` on tensors of shape
     ``(B, *domain_shape)`` and ``(B, *range_shape)``; this class adds ``A(x)``, the cached
-    adjoint ``.T`` and a power-iteration norm.
+    adjoint ``.T`` and a power-iteration norm. Subclasses must not use the instance attribute
+    ``_adjoint_op``, where the adjoint is cached.
     """
 
     domain_shape: tuple[int, ...]
@@ -35,7 +40,7 @@ class LinearOperator(ABC):
     def T(self) -> "LinearOperator":
         """The adjoint operator; ``A.T.T is A``."""
         adj = self.__dict__.get("_adjoint_op")
-        if adj is None:
+        if adj is None or adj.__dict__.get("_adjoint_op") is not self:  # none yet, or copied from another
             adj = _Adjoint(self)
             self.__dict__["_adjoint_op"] = adj
         return adj
@@ -43,6 +48,11 @@ class LinearOperator(ABC):
     def norm(self) -> float:
         """‖A‖₂, the largest singular value, by power iteration."""
         return power_norm(self)
+
+    def norm_squared(self) -> float:
+        """‖A‖₂², as step-size rules use it: ``norm() ** 2`` unless a subclass knows it exactly."""
+        n = float(self.norm())
+        return n * n
 
 
 class _Adjoint(LinearOperator):
@@ -60,6 +70,9 @@ class _Adjoint(LinearOperator):
 
     def norm(self) -> float:
         return self._op.norm()
+
+    def norm_squared(self) -> float:
+        return self._op.norm_squared()
 
     def __repr__(self) -> str:
         return f"{self._op!r}.T"

@@ -9,7 +9,40 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup", "teardown", "all_reduce_sum", "any_flag", "barrier", "broadcast_buffers"]
+from .devices import resolve_device
+
+__all__ = ["DistInfo", "setup", "teardown", "all_reduce_sum", "any_flag", "barrier", "broadcast_buffers", "env_rank",
+           "join_process_group"]
+
+
+def env_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
+    """``(rank, world_size)``: the arguments where given, else torchrun's ``RANK``/``WORLD_SIZE``
+    (0 and 1 without torchrun); ``ValueError`` for inconsistent values."""
+    if world_size is None:
+        world_size = int(os.environ.get("WORLD_SIZE", 1))
+    if rank is None:
+        rank = int(os.environ.get("RANK", 0))
+    if isinstance(world_size, bool) or int(world_size) != world_size or world_size < 1:
+        raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
+    if isinstance(rank, bool) or int(rank) != rank or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an integer in 0..{world_size - 1}, got {rank!r}")
+    return int(rank), int(world_size)
+
+
+def join_process_group(world: int) -> bool | None:
+    """Make sure a CPU-capable process group exists for ``world`` ranks: None if there is none to
+    join (no ``MASTER_ADDR``), False if one was already initialised, True if a gloo group was
+    created here (the caller destroys it)."""
+    if not dist.is_available():
+        return None
+    if dist.is_initialized():
+        if dist.get_world_size() != world:
+            raise ValueError(f"world_size={world} but the process group has {dist.get_world_size()} ranks")
+        return False
+    if "MASTER_ADDR" not in os.environ:
+        return None
+    dist.init_process_group("gloo", timeout=datetime.timedelta(hours=24))
+    return True
 
 
 @dataclass(frozen=True)
@@ -29,26 +62,17 @@ class DistInfo:
         return self.rank == 0
 
 
-def setup(device: str | torch.device | None) -> DistInfo:
-    """Read torchrun's ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, pick the device and, for more than
-    one process, join (or create) the process group: NCCL on CUDA, gloo on the CPU."""
+def setup(device: str | torch.device | None, *, need_astra: bool = True) -> DistInfo:
+    """Read torchrun's ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, pick the device
+    (:func:`~ltl.runtime.devices.resolve_device`) and, for more than one process, join (or
+    create) the process group: NCCL on CUDA, gloo on the CPU."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
     local = int(os.environ.get("LOCAL_RANK", rank))
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"RANK={rank} and WORLD_SIZE={world} are inconsistent")
-    if device is None:
-        if torch.cuda.is_available():
-            dev = torch.device("cuda", local % torch.cuda.device_count())
-        else:
-            dev = torch.device("cpu")
-    else:
-        dev = torch.device(device)
-        if dev.type == "cuda" and dev.index is None:
-            dev = torch.device("cuda", local % max(1, torch.cuda.device_count()))
+    dev = resolve_device(device, need_astra=need_astra)
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {dev} requested but torch sees no CUDA device; use --device cpu")
         torch.cuda.set_device(dev)
     created = False
     if world > 1 and not dist.is_initialized():

@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file in the target folder, then a rename.
+"""Atomic file writes and JSON-safe values. Atomic writes: a temporary file in the target folder, then a rename.
 
 A crash never leaves half a file under the final name, and the file gets the permissions a plain
 ``open(path, 'w')`` would give (``tempfile.mkstemp`` alone creates it readable by its owner only).
@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["atomic_write", "temporary_sibling", "default_permissions"]
+__all__ = ["atomic_write", "atomic_bytes", "temporary_sibling", "default_permissions", "json_safe"]
 
 
 def default_permissions(path: str | os.PathLike) -> None:
@@ -44,3 +44,31 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, 
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def atomic_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def json_safe(o):
+    """``o`` with numpy scalars, tensors, paths and tuples turned into JSON values (non-finite
+    floats become None)."""
+    import math
+
+    import numpy as np
+    import torch
+
+    if isinstance(o, dict):
+        return {str(k): json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [json_safe(v) for v in o]
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return json_safe(o.item())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, torch.Tensor):
+        return json_safe(o.tolist())
+    if isinstance(o, Path):
+        return str(o)
+    return o

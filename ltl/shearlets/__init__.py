@@ -7,7 +7,9 @@ arXiv:1202.1773 (2012). Visibility of shearlet channels under a limited-angle sc
 microlocal argument of Bubba et al., "Learning the invisible", Inverse Problems 35 (2019) 064002.
 """
 
-from .frame import ShearletChannel, ShearletFrame
+from ._construction import frequency_directions
+from .channels import ShearletChannel
+from .frame import ShearletFrame
 from .visibility import (
     measured_direction_mask,
     operator_visibility_ratio,
@@ -22,4 +24,5 @@ __all__ = [
     "visible_fraction",
     "operator_visibility_ratio",
     "measured_direction_mask",
+    "frequency_directions",
 ]

@@ -9,12 +9,12 @@ G. Steidl, "Fast finite shearlet transform: a tutorial", arXiv:1202.1773 (2012);
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
+from ..operators.base import LinearOperator
 from ._construction import (
     FilterBank,
     build_filter_bank,
@@ -25,106 +25,13 @@ from ._construction import (
     half_spectrum_weights,
     max_scales,
 )
+from .channels import ShearletChannel, channels_of
+from .transforms import adjoint_rfft, cpu_layouts, forward_paired, forward_rfft
 
 __all__ = ["ShearletFrame", "ShearletChannel"]
 
 _MIN_SIZE = 8
 _DTYPES = (torch.float32, torch.float64)
-
-
-# ---------------------------------------------------------------------- kernels
-# Every path computes the same circular convolutions with the real, even responses H_c; they
-# differ only in FFT layout. tests/shearlets/test_frame.py checks each against the others.
-
-
-def _forward_rfft(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """``(B, N, N) -> (B, C, N, N)``: one rfft2, one broadcast multiply by the real half-spectrum
-    filters ``h (C, N, N//2+1)``, one batched irfft2 (the CUDA path)."""
-    n = x.shape[-1]
-    return torch.fft.irfft2(torch.fft.rfft2(x).unsqueeze(1) * h, s=(n, n))
-
-
-def _forward_paired(x: torch.Tensor, hpair: torch.Tensor, channels: int) -> torch.Tensor:
-    """The CPU path: channels 2p and 2p+1 are the real and imaginary parts of one complex
-    ``ifft2(fft2(x) · (H_2p + i H_2p+1))`` (both convolutions are real). MKL's multi-dimensional
-    complex-to-real FFT is several times slower than its complex FFT on some CPUs (measured 2-3x
-    on AMD EPYC), which makes this about twice as fast as :func:`_forward_rfft` there."""
-    b, n = x.shape[0], x.shape[-1]
-    y = torch.fft.ifft2(torch.fft.fft2(x).unsqueeze(1) * hpair)  # (B, P, N, N)
-    p = hpair.shape[0]
-    return torch.view_as_real(y).permute(0, 1, 4, 2, 3).reshape(b, 2 * p, n, n)[:, :channels]
-
-
-def _adjoint_rfft(c: torch.Tensor, h: torch.Tensor, hc: torch.Tensor | None) -> torch.Tensor:
-    """``(B, C, N, N) -> (B, N, N)``: one batched rfft2, the channel sum ``Σ_c H_c Z_c`` and one
-    irfft2. ``hc`` (complex copy of ``h``) selects a complex einsum, fastest on CPU; otherwise a
-    real broadcast multiply and sum over ``view_as_real`` (no complex copy of the filters)."""
-    n = c.shape[-1]
-    spec = torch.fft.rfft2(c)  # (B, C, N, M)
-    if hc is not None:
-        acc = torch.einsum("bcnm,cnm->bnm", spec, hc)
-    else:
-        acc = torch.view_as_complex((torch.view_as_real(spec) * h.unsqueeze(-1)).sum(1))
-    return torch.fft.irfft2(acc, s=(n, n))
-
-
-def _cpu_layouts(bank: FilterBank, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
-    full = torch.from_numpy(full_spectrum(bank)).to(dtype)
-    c = full.shape[0]
-    if c % 2:
-        full = torch.cat([full, full.new_zeros(1, *full.shape[1:])])
-    return {
-        "pair": torch.complex(full[0::2], full[1::2]).contiguous(),
-        "half_complex": torch.from_numpy(np.array(bank.filters)).to(cdtype),
-    }
-
-
-@dataclass(frozen=True)
-class ShearletChannel:
-    """Metadata of one channel (one translation-invariant family of shearlet atoms).
-
-    Angles are radians in the *mathematical* image frame: x along columns (right), y along
-    decreasing rows (up), measured counter-clockwise from +x, taken modulo π. In this frame an
-    ASTRA parallel-beam view at angle θ measures exactly the frequency direction θ (see
-    :mod:`ltl.shearlets.visibility`).
-
-    Attributes
-    ----------
-    index : int
-        Channel index c in the coefficient tensor ``(B, C, N, N)``.
-    scale : int
-        0 for the low-pass channel, 1..J for detail scales from coarse to fine.
-    cone : {'h', 'v'} or None
-        'h': frequencies with ``|ξ_y| <= |ξ_x|`` (frequency direction within 45° of horizontal,
-        i.e. roughly vertical edges); 'v': ``|ξ_x| < |ξ_y|``; None for the low-pass. Seam channels
-        (``|shear| = K_j``) lie on the diagonals and cover both cones; they are listed as 'h'.
-    shear : int
-        k in ``-K_j..K_j`` ('h', seams included) or ``-K_j+1..K_j-1`` ('v'); 0 for the low-pass.
-        The window is centred on slope ``ξ_y/ξ_x = k/K_j`` ('h') or ``ξ_x/ξ_y = k/K_j`` ('v').
-    seam : bool
-        True for the two diagonal channels per scale glued across both cones.
-    frequency_angle : float or None
-        Central direction of the channel's frequency support in [0, π), radians (None for the
-        low-pass): ``atan(k/K_j)`` ('h') or ``π/2 - atan(k/K_j)`` ('v'), mod π. The atoms oscillate
-        along this direction.
-    edge_angle : float or None
-        Direction of the edges/curves the channel responds to, ``frequency_angle + π/2`` mod π
-        (None for the low-pass).
-    angular_energy : tuple of float
-        Histogram of the channel's frequency energy ``|ψ̂(ξ)|²`` over ``bins`` equal bins of the
-        frequency direction in [0, π) (bin b covers ``[bπ/bins, (b+1)π/bins)``); sums to 1. The DC
-        term, which has no direction, is spread uniformly.
-    """
-
-    index: int
-    scale: int
-    cone: str | None
-    shear: int
-    seam: bool
-    frequency_angle: float | None
-    edge_angle: float | None
-    angular_energy: tuple[float, ...]
 
 
 def _check_size(n) -> int:
@@ -135,7 +42,7 @@ def _check_size(n) -> int:
     return int(n)
 
 
-class ShearletFrame:
+class ShearletFrame(LinearOperator):
     """A cone-adapted, band-limited Parseval frame of real shearlets on the ``N x N`` grid.
 
     ``forward`` (analysis) maps images ``(B, N, N)`` to coefficients ``(B, C, N, N)`` (undecimated:
@@ -145,6 +52,10 @@ class ShearletFrame:
     forward is one ``rfft2``, one broadcast multiply and one batched ``irfft2`` (on CPU, where
     MKL's complex-to-real FFT is slow, channel pairs share one complex ``ifft2`` instead); adjoint
     is one batched ``rfft2``, a channel reduction and one ``irfft2``. Autograd works through both.
+
+    As a :class:`~ltl.operators.LinearOperator`, ``frame(f)`` is :meth:`forward`, ``frame.T(c)``
+    is :meth:`adjoint`, ``domain_shape`` is ``(N, N)``, ``range_shape`` is ``(C, N, N)`` and
+    :meth:`norm` is 1 (Parseval).
 
     Parameters
     ----------
@@ -169,6 +80,8 @@ class ShearletFrame:
     ----------
     image_size : int
         N.
+    domain_shape, range_shape : tuple of int
+        ``(N, N)`` and ``(C, N, N)``.
     num_channels : int
         C = 1 + Σ_j 4 K_j (49 for the default 4 scales, 33 for 3, 17 for 2, 9 for 1).
     channels : tuple of ShearletChannel
@@ -252,20 +165,9 @@ class ShearletFrame:
         self._bank = bank
         self.filters = filters
         self._cache: dict[tuple, dict[str, torch.Tensor]] = {}
-        edge = np.mod(bank.frequency_angle + math.pi / 2, math.pi)
-        self.channels = tuple(
-            ShearletChannel(
-                index=c,
-                scale=int(bank.scale[c]),
-                cone=bank.cone[c],
-                shear=int(bank.shear[c]),
-                seam=bool(bank.seam[c]),
-                frequency_angle=None if bank.scale[c] == 0 else float(bank.frequency_angle[c]),
-                edge_angle=None if bank.scale[c] == 0 else float(edge[c]),
-                angular_energy=tuple(float(x) for x in bank.angular_energy[c]),
-            )
-            for c in range(bank.filters.shape[0])
-        )
+        self.channels: tuple[ShearletChannel, ...] = channels_of(bank)
+        self.domain_shape = (bank.n, bank.n)
+        self.range_shape = (len(self.channels), bank.n, bank.n)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -308,6 +210,10 @@ class ShearletFrame:
         """``(bins,)`` centres of the direction bins in radians, in [0, π)."""
         bins = self._bank.angular_energy.shape[1]
         return (np.arange(bins) + 0.5) * (math.pi / bins)
+
+    def norm(self) -> float:
+        """‖SH‖₂ = 1: the frame is Parseval (``SHᵀSH = I``), so no power iteration is needed."""
+        return 1.0
 
     def channel_arrays(self) -> dict[str, np.ndarray]:
         """All channel metadata as arrays of length C.
@@ -362,7 +268,7 @@ class ShearletFrame:
             h = self.filters.to(device=device, dtype=dtype).contiguous()
             got = {"half": h}
             if device.type == "cpu":
-                got.update(_cpu_layouts(self._bank, dtype))
+                got.update(cpu_layouts(self._bank, dtype))
             self._cache[key] = got
         return got
 
@@ -415,13 +321,12 @@ class ShearletFrame:
         filt = self._filters_for(x.device, x.dtype)
         if "pair" in filt:
             # CPU: one image at a time keeps the (C/2, N, N) complex intermediate in cache
-            out = torch.cat([_forward_paired(x[i:i + 1], filt["pair"], self.num_channels)
+            out = torch.cat([forward_paired(x[i:i + 1], filt["pair"], self.num_channels)
                              for i in range(x.shape[0])])
         else:
-            out = _forward_rfft(x, filt["half"])
+            out = forward_rfft(x, filt["half"])
         return out[0] if single else out
 
-    __call__ = forward
     analysis = forward
 
     def adjoint(self, c: torch.Tensor) -> torch.Tensor:
@@ -443,10 +348,10 @@ class ShearletFrame:
             return x.new_zeros(0, *x.shape[-2:])
         filt = self._filters_for(x.device, x.dtype)
         if x.device.type == "cpu":  # one image at a time: cache-sized intermediates
-            out = torch.cat([_adjoint_rfft(x[i:i + 1], filt["half"], filt.get("half_complex"))
+            out = torch.cat([adjoint_rfft(x[i:i + 1], filt["half"], filt.get("half_complex"))
                              for i in range(x.shape[0])])
         else:
-            out = _adjoint_rfft(x, filt["half"], filt.get("half_complex"))
+            out = adjoint_rfft(x, filt["half"], filt.get("half_complex"))
         return out[0] if single else out
 
     inverse = adjoint

@@ -5,9 +5,10 @@ Plain functions ``solver(A, ..., y, ...) -> (x, SolverInfo)``, batched over sino
 shapes, never ASTRA directly.
 """
 
-from ._common import SolverInfo, estimate_noise
+from ._common import estimate_noise
 from .iterative import cgls, sirt
 from .l1 import default_lambda_l1, l1_shearlet, shearlet_weights
+from .monitor import SolverInfo
 from .total_variation import default_lambda_tv, tv
 
 __all__ = ["SolverInfo", "estimate_noise", "l1_shearlet", "shearlet_weights", "default_lambda_l1",

@@ -1,52 +1,13 @@
-"""Shared pieces of the solvers: the result record, input validation, noise estimation, progress."""
+"""Shared pieces of the solvers: input validation, noise estimation and the operator scale."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import torch
 
-__all__ = ["SolverInfo", "estimate_noise", "operator_scale"]
-
-#: How often (in iterations) the iterative solvers compute the relative change and the objective on
-#: the host. Each check is one device synchronisation; between checks everything stays on device.
-CHECK_EVERY = 10
-
-
-@dataclass(frozen=True)
-class SolverInfo:
-    """What a solver did.
-
-    Attributes
-    ----------
-    iterations : int
-        Iterations run (the same for every slice of a batch).
-    objective : tuple of float
-        The objective at the returned image, one value per slice, reduced in float64.
-    converged : bool
-        True when every slice met the stopping rule before ``iters`` ran out (always False for a
-        solver run without a tolerance, e.g. ``tol=0``).
-    seconds : float
-        Wall-clock time of the solve (device work included: the result is synchronised).
-    history : tuple of (int, tuple of float)
-        ``(iteration, objective per slice)`` at the start (iteration 0), every check (every 10
-        iterations for TV and l1-shearlet, every iteration for SIRT and CGLS) and at the end.
-    rel_change : tuple of float
-        ``‖x_k − x_{k−1}‖ / ‖x_k‖`` per slice at the last check (NaN if none was made).
-    params : dict
-        The settings actually used (λ per slice, step sizes, ...), JSON-safe.
-    """
-
-    iterations: int
-    objective: tuple[float, ...]
-    converged: bool
-    seconds: float
-    history: tuple[tuple[int, tuple[float, ...]], ...]
-    rel_change: tuple[float, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-
+__all__ = ["estimate_noise", "operator_scale", "noise_level", "half_sq", "to_tuple"]
 
 # --------------------------------------------------------------------------------------------
 # validation
@@ -210,53 +171,8 @@ def noise_level(A, y: torch.Tensor, noise: float | Sequence[float] | None) -> to
 
 
 # --------------------------------------------------------------------------------------------
-# progress and bookkeeping
+# objectives
 # --------------------------------------------------------------------------------------------
-
-
-class Progress:
-    """A tqdm bar over iterations (a no-op without ``progress=True``)."""
-
-    def __init__(self, enabled: bool, total: int, desc: str):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            import sys
-
-            # In a log file (not a terminal) a redraw per iteration buries the output: redraw
-            # at most every 5 s there.
-            interval = 0.1 if sys.stderr.isatty() else 5.0
-            self.bar = tqdm(total=total, desc=desc, unit="it", leave=False, dynamic_ncols=True,
-                            mininterval=interval)
-
-    def step(self, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def show(self, rel: float, obj: float | None = None) -> None:
-        if self.bar is not None:
-            post = {"rel": f"{rel:.2e}"}
-            if obj is not None:
-                post["obj"] = f"{obj:.4g}"
-            self.bar.set_postfix(post, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def rel_change(x: torch.Tensor, x_prev: torch.Tensor) -> torch.Tensor:
-    """``‖x − x_prev‖ / max(‖x‖, tiny)`` per slice, ``(B,)`` on device (no sync)."""
-    b = x.shape[0]
-    num = torch.linalg.vector_norm((x - x_prev).reshape(b, -1), dim=1)
-    den = torch.linalg.vector_norm(x.reshape(b, -1), dim=1).clamp_min(1e-30)
-    return num / den
 
 
 def half_sq(r: torch.Tensor) -> torch.Tensor:
@@ -265,29 +181,5 @@ def half_sq(r: torch.Tensor) -> torch.Tensor:
 
 
 def to_tuple(t: torch.Tensor) -> tuple[float, ...]:
+    """A tensor's values as a tuple of Python floats (for ``SolverInfo.params``)."""
     return tuple(float(v) for v in t.detach().cpu().reshape(-1).tolist())
-
-
-def call_back(callback: Callable | None, k: int, x: torch.Tensor, single: bool) -> bool:
-    """Run the user's callback ``callback(k, x)``; True when it asks to stop."""
-    if callback is None:
-        return False
-    return bool(callback(k, x[0] if single else x))
-
-
-def finish(x: torch.Tensor, single: bool, k: int, history, converged: bool, rel: torch.Tensor, t0: float,
-           params: dict) -> tuple[torch.Tensor, SolverInfo]:
-    """Synchronise x's device and return ``(x, SolverInfo)``; ``history`` is ``[(k, objectives), ...]``."""
-    import time
-
-    sync(x.device)
-    info = SolverInfo(
-        iterations=k,
-        objective=tuple(history[-1][1]),
-        converged=converged,
-        seconds=time.perf_counter() - t0,
-        history=tuple((int(kk), tuple(obj)) for kk, obj in history),
-        rel_change=tuple(float(v) for v in rel.tolist()),
-        params=params,
-    )
-    return (x[0] if single else x), info

@@ -8,24 +8,19 @@ from typing import Callable
 import torch
 
 from . import _common as C
-from ._common import SolverInfo
+from .monitor import Monitor, SolverInfo
+from .settings import CGLSSettings, SIRTSettings
 
 __all__ = ["sirt", "cgls"]
-
-
-def _finish(name, x, single, k, hist_k, hist_obj, converged, rel, t0, params):
-    objs = torch.stack(hist_obj).cpu() if hist_obj else torch.zeros(0, x.shape[0], dtype=torch.float64)
-    history = [(kk, tuple(float(v) for v in row.tolist())) for kk, row in zip(hist_k, objs)]
-    return C.finish(x, single, k, history, converged, rel, t0, dict(params, method=name))
 
 
 def sirt(
     A,
     y: torch.Tensor,
-    iters: int = 100,
+    iters: int = SIRTSettings.iters,
     *,
-    nonneg: bool = True,
-    tol: float = 0.0,
+    nonneg: bool = SIRTSettings.nonneg,
+    tol: float = SIRTSettings.tol,
     x0: torch.Tensor | None = None,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
     progress: bool = False,
@@ -79,46 +74,26 @@ def sirt(
     R = torch.where(rs > 1e-6 * rs.abs().max(), 1.0 / rs, torch.zeros_like(rs))
     Cw = torch.where(cs > 1e-6 * cs.abs().max(), 1.0 / cs, torch.zeros_like(cs))
 
-    hist_k, hist_obj = [], []
-    bar = C.Progress(progress, iters, "sirt")
-    rel = torch.full((b,), float("nan"))
-    converged = False
-    k = 0
-    try:
-        while k < iters:
+    with Monitor("sirt", iters, tol, batch=b, callback=callback, single=single, progress=progress,
+                 record="every", t0=t0) as mon:
+        for k in mon:
             res = yb - A(x)
-            hist_k.append(k)
-            hist_obj.append(C.half_sq(res))
-            k += 1
+            mon.record(C.half_sq(res), at=k - 1)  # the objective of the previous iterate
             x_new = x + Cw * A.T(R * res)
             if nonneg:
                 x_new.clamp_(min=0)
-            check = tol > 0 and k % C.CHECK_EVERY == 0
-            if check:
-                rel = C.rel_change(x_new, x).cpu()
+            mon.step(x_new, prev=x)
             x = x_new
-            bar.step()
-            if check:
-                bar.show(float(rel.max()))
-                if bool((rel < tol).all()):
-                    converged = True
-                    break
-            if C.call_back(callback, k, x, single):
-                break
-    finally:
-        bar.close()
-    hist_k.append(k)
-    hist_obj.append(C.half_sq(yb - A(x)))
-    return _finish("sirt", x, single, k, hist_k, hist_obj, converged, rel, t0,
-                   {"iters": iters, "nonneg": bool(nonneg), "tol": tol})
+    return mon.finish(x, {"iters": iters, "nonneg": bool(nonneg), "tol": tol, "method": "sirt"},
+                      objective=lambda: C.half_sq(yb - A(x)))
 
 
 def cgls(
     A,
     y: torch.Tensor,
-    iters: int = 30,
+    iters: int = CGLSSettings.iters,
     *,
-    tol: float = 0.0,
+    tol: float = CGLSSettings.tol,
     x0: torch.Tensor | None = None,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
     progress: bool = False,
@@ -170,14 +145,14 @@ def cgls(
     p = s.clone()
     gamma = dot(s)
     gamma0 = gamma.clamp_min(1e-300)
-    hist_k, hist_obj = [0], [C.half_sq(r)]
-    bar = C.Progress(progress, iters, "cgls")
-    rel = torch.full((b,), float("nan"))
-    converged = False
-    k = 0
-    try:
-        while k < iters:
-            k += 1
+
+    def residual_ratio():  # ‖Aᵀr_k‖/‖Aᵀr_0‖, CGLS's "relative change"
+        return (gamma / gamma0).sqrt()
+
+    with Monitor("cgls", iters, tol, batch=b, callback=callback, single=single, progress=progress,
+                 record="every", t0=t0) as mon:
+        mon.record(C.half_sq(r))
+        for _ in mon:
             q = A(p)
             qq = dot(q)
             alpha = torch.where(qq > 0, gamma / qq.clamp_min(1e-300), torch.zeros_like(qq))
@@ -188,20 +163,6 @@ def cgls(
             beta = torch.where(gamma > 0, g_new / gamma.clamp_min(1e-300), torch.zeros_like(gamma))
             p = s + beta.float().view(shape_b) * p
             gamma = g_new
-            hist_k.append(k)
-            hist_obj.append(C.half_sq(r))
-            bar.step()
-            if tol > 0 and k % C.CHECK_EVERY == 0:
-                rel = (gamma / gamma0).sqrt().float().cpu()
-                bar.show(float(rel.max()))
-                if bool((rel < tol).all()):
-                    converged = True
-                    break
-            if C.call_back(callback, k, x, single):
-                break
-    finally:
-        bar.close()
-    if rel.isnan().all():
-        rel = (gamma / gamma0).sqrt().float().cpu()
-    return _finish("cgls", x, single, k, hist_k, hist_obj, converged, rel, t0,
-                   {"iters": iters, "tol": tol})
+            mon.record(C.half_sq(r))
+            mon.step(x, rel=residual_ratio)
+    return mon.finish(x, {"iters": iters, "tol": tol, "method": "cgls"}, final_rel=residual_ratio)

@@ -9,19 +9,23 @@ from typing import Callable, Sequence
 import torch
 
 from . import _common as C
-from ._common import SolverInfo
+from .monitor import Monitor, SolverInfo
 from .pdhg import pdhg, pdhg_steps
+from .settings import L1Settings
 
-__all__ = ["l1_shearlet", "shearlet_weights", "default_lambda_l1", "L1_LAMBDA_FACTOR", "L1_WEIGHT_GROWTH"]
+__all__ = ["l1_shearlet", "shearlet_weights", "default_lambda_l1", "L1_LAMBDA_FACTOR", "L1_WEIGHT_GROWTH",
+           "L1_PRIMAL_STEP", "L1_BALANCE"]
 
 #: c in the default λ = c·σ·κ (σ the noise std of the sinogram, κ = ‖A‖₂/√N), chosen on the
-#: validation ellipses by ``scripts/bench_solvers.py --tune`` (see :func:`l1_shearlet`, Notes).
-L1_LAMBDA_FACTOR = 0.0625
+#: validation ellipses by ``scripts/bench_solvers.py --tune`` (see :func:`l1_shearlet`, Notes);
+#: :attr:`L1Settings.lam_factor <ltl.solvers.settings.L1Settings>`.
+L1_LAMBDA_FACTOR = L1Settings.lam_factor
 #: β in the default detail weights w_j = 2^{β(j−1)} (scale j = 1..J, low-pass w_0 = 0).
 L1_WEIGHT_GROWTH = 0.5
-#: Default PDHG steps (see :func:`l1_shearlet`, Notes): τ = L1_PRIMAL_STEP/‖A‖, data share θ.
-L1_PRIMAL_STEP = 0.03
-L1_BALANCE = 0.5
+#: Default PDHG steps (see :func:`l1_shearlet`, Notes): τ = L1_PRIMAL_STEP/‖A‖, data share θ
+#: (:class:`~ltl.solvers.settings.L1Settings` ``primal_step`` and ``balance``).
+L1_PRIMAL_STEP = L1Settings.primal_step
+L1_BALANCE = L1Settings.balance
 
 
 def shearlet_weights(frame, *, growth: float = L1_WEIGHT_GROWTH, lowpass: float = 0.0) -> torch.Tensor:
@@ -82,17 +86,17 @@ def l1_shearlet(
     A,
     frame,
     y: torch.Tensor,
-    lam: float | Sequence[float] | torch.Tensor | None = None,
+    lam: float | Sequence[float] | torch.Tensor | None = L1Settings.lam,
     *,
     weights: torch.Tensor | Sequence[float] | None = None,
-    nonneg: bool = True,
-    iters: int = 300,
-    tol: float = 1e-3,
+    nonneg: bool = L1Settings.nonneg,
+    iters: int = L1Settings.iters,
+    tol: float = L1Settings.tol,
     x0: torch.Tensor | None = None,
-    noise: float | None = None,
-    lam_factor: float = L1_LAMBDA_FACTOR,
-    primal_step: float = L1_PRIMAL_STEP,
-    balance: float = L1_BALANCE,
+    noise: float | None = L1Settings.noise,
+    lam_factor: float = L1Settings.lam_factor,
+    primal_step: float = L1Settings.primal_step,
+    balance: float = L1Settings.balance,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
     progress: bool = False,
 ) -> tuple[torch.Tensor, SolverInfo]:
@@ -103,9 +107,10 @@ def l1_shearlet(
     A : RadonOperator or LinearOperator
         The forward operator, images ``(B, N, N)`` → sinograms ``(B, V, D)``, with ``A.T`` and a
         cached ``A.norm()``.
-    frame : ShearletFrame
-        A Parseval frame (‖SH‖ = 1, ``SHᵀSH = I``) with ``forward`` ``(B, N, N)`` →
-        ``(B, C, N, N)`` and ``adjoint``.
+    frame : ShearletFrame or LinearOperator
+        The analysis operator SH, images ``(B, N, N)`` → coefficients ``(B, C, N, N)``, with
+        ``frame.T`` and ``frame.norm()`` for the step size (a Parseval frame: ‖SH‖ = 1,
+        ``SHᵀSH = I``), and ``channels`` or ``num_channels`` for the default weights.
     y : torch.Tensor, shape (V, D) or (B, V, D)
         Sinograms (line integrals in pixel units). The work runs on y's device.
     lam : float, sequence of B floats, or None
@@ -199,7 +204,7 @@ def l1_shearlet(
     Chosen (*) by mean PSNR: c = 0.0625, β = 0.5, also the best mean HaarPSI (0.434); 76
     iterations on average (batches of 4). Weighing all detail scales alike (β = 0) is 0.5 dB worse
     at its best c; β = 1 trades 0.17 dB of PSNR for 0.03 of SSIM.
-        """
+    """
     t0 = time.perf_counter()
     yb, single = C.check_data(A, y)
     iters = C.check_iters(iters)
@@ -229,7 +234,7 @@ def l1_shearlet(
         lam_t = C.check_lam(lam, b, dev)
     x = C.check_x0(A, x0, b, dev, nonneg)
 
-    a, tau, sig_a, sig_s = pdhg_steps(A, primal_step, balance, 1.0)  # ‖SH‖ = 1 (Parseval)
+    a, tau, sig_a, sig_s = pdhg_steps(A, frame, primal_step, balance)  # ‖SH‖ = frame.norm() = 1 (Parseval)
 
     bound = (lam_t.view(b, 1) * w.view(1, -1)).view(b, nchan, 1, 1)  # (B, C, 1, 1)
     neg_bound = -bound
@@ -243,6 +248,7 @@ def l1_shearlet(
 
     params = {"method": "l1-shearlet", "lam": C.to_tuple(lam_t), "weights": C.to_tuple(w), "sigma_coef": sig_s,
               "op_norm": a, "primal_step": float(primal_step), "balance": float(balance)}
-    return pdhg(A, yb, x, K=frame.forward, KT=frame.adjoint, project=project, reg_value=reg_value, tau=tau,
-                sigma_data=sig_a, sigma_reg=sig_s, warm=x0 is not None, nonneg=nonneg, iters=iters, tol=tol,
-                callback=callback, single=single, progress=progress, name="l1-shearlet", params=params, t0=t0)
+    monitor = Monitor("l1-shearlet", iters, tol, batch=b, callback=callback, single=single, progress=progress,
+                      t0=t0)
+    return pdhg(A, frame, yb, x, project=project, reg_value=reg_value, tau=tau, sigma_data=sig_a,
+                sigma_reg=sig_s, warm=x0 is not None, nonneg=nonneg, monitor=monitor, params=params)

@@ -7,43 +7,23 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..operators.gradient import GRAD_NORM2, Gradient, divergence, gradient
 from . import _common as C
-from ._common import SolverInfo
+from .monitor import Monitor, SolverInfo
 from .pdhg import pdhg, pdhg_steps
+from .settings import TVSettings
 
-__all__ = ["tv", "gradient", "divergence", "default_lambda_tv", "TV_LAMBDA_FACTOR"]
+# gradient, divergence and GRAD_NORM2 live in ltl.operators.gradient; re-exported here.
+__all__ = ["tv", "gradient", "divergence", "default_lambda_tv", "TV_LAMBDA_FACTOR", "TV_PRIMAL_STEP",
+           "TV_BALANCE", "GRAD_NORM2"]
 
 #: c in the default λ = c·σ·κ of :func:`tv` (σ the sinogram noise std, κ = ‖A‖₂/√N), chosen on
 #: the validation ellipses (see :func:`tv`, Notes).
 TV_LAMBDA_FACTOR = 2.0
-#: Default PDHG steps (see :func:`tv`, Notes): τ = PRIMAL_STEP/‖A‖, data share θ = BALANCE.
-TV_PRIMAL_STEP = 0.1
-TV_BALANCE = 0.7
-#: ‖∇‖² ≤ 8 for forward differences with Neumann boundary.
-GRAD_NORM2 = 8.0
-
-
-def gradient(x: torch.Tensor) -> torch.Tensor:
-    """Forward differences with Neumann boundary, ``(B, N, M)`` → ``(B, 2, N, M)``.
-
-    Channel 0 is the difference along rows (down, ``x[i+1, j] − x[i, j]``), channel 1 along
-    columns (``x[i, j+1] − x[i, j]``); the last row/column difference is 0. ‖∇‖² ≤ 8.
-    """
-    g = x.new_zeros((x.shape[0], 2, *x.shape[-2:]))
-    g[:, 0, :-1, :] = x[:, 1:, :] - x[:, :-1, :]
-    g[:, 1, :, :-1] = x[:, :, 1:] - x[:, :, :-1]
-    return g
-
-
-def divergence(g: torch.Tensor) -> torch.Tensor:
-    """The negative adjoint of :func:`gradient`: ``⟨∇x, g⟩ = −⟨x, div g⟩``, ``(B, 2, N, M)`` → ``(B, N, M)``."""
-    gr, gc = g[:, 0], g[:, 1]
-    d = torch.zeros_like(gr)
-    d[:, :-1, :] += gr[:, :-1, :]
-    d[:, 1:, :] -= gr[:, :-1, :]
-    d[:, :, :-1] += gc[:, :, :-1]
-    d[:, :, 1:] -= gc[:, :, :-1]
-    return d
+#: Default PDHG steps (see :func:`tv`, Notes): τ = TV_PRIMAL_STEP/‖A‖, data share θ = TV_BALANCE
+#: (:class:`~ltl.solvers.settings.TVSettings` ``primal_step`` and ``balance``).
+TV_PRIMAL_STEP = TVSettings.primal_step
+TV_BALANCE = TVSettings.balance
 
 
 def _tv_value(g: torch.Tensor) -> torch.Tensor:
@@ -76,15 +56,15 @@ def default_lambda_tv(A, y: torch.Tensor, *, noise: float | Sequence[float] | No
 def tv(
     A,
     y: torch.Tensor,
-    lam: float | Sequence[float] | torch.Tensor | None = None,
+    lam: float | Sequence[float] | torch.Tensor | None = TVSettings.lam,
     *,
-    nonneg: bool = True,
-    iters: int = 500,
-    tol: float = 1e-3,
+    nonneg: bool = TVSettings.nonneg,
+    iters: int = TVSettings.iters,
+    tol: float = TVSettings.tol,
     x0: torch.Tensor | None = None,
-    noise: float | None = None,
-    primal_step: float = TV_PRIMAL_STEP,
-    balance: float = TV_BALANCE,
+    noise: float | None = TVSettings.noise,
+    primal_step: float = TVSettings.primal_step,
+    balance: float = TVSettings.balance,
     callback: Callable[[int, torch.Tensor], bool | None] | None = None,
     progress: bool = False,
 ) -> tuple[torch.Tensor, SolverInfo]:
@@ -132,7 +112,7 @@ def tv(
     Notes
     -----
     Isotropic TV, ``|∇f|_ij = sqrt((∇_r f)²_ij + (∇_c f)²_ij)`` with forward differences and
-    Neumann boundary (:func:`gradient`, ‖∇‖² ≤ 8). PDHG (Chambolle & Pock 2011, Alg. 1) on
+    Neumann boundary (:class:`~ltl.operators.Gradient`, ‖∇‖² ≤ 8). PDHG (Chambolle & Pock 2011, Alg. 1) on
     ``K = [A; ∇]`` with the dual block steps of Pock & Chambolle (ICCV 2011):
 
     * ``f⁺ = max(0, f + τ(div r − Aᵀp))``
@@ -174,7 +154,8 @@ def tv(
     lam_t = default_lambda_tv(A, yb, noise=noise) if lam is None else C.check_lam(lam, b, dev)
     x = C.check_x0(A, x0, b, dev, nonneg)
 
-    a, tau, sig_a, sig_d = pdhg_steps(A, primal_step, balance, GRAD_NORM2)
+    grad = Gradient(A.domain_shape)
+    a, tau, sig_a, sig_d = pdhg_steps(A, grad, primal_step, balance)  # ‖∇‖² = 8 exactly (the bound)
     lam_b = lam_t.view(b, 1, 1)
     lam64 = lam_t.double()
 
@@ -182,11 +163,9 @@ def tv(
         mag = r.square().sum(dim=1).sqrt_()  # (B, N, N)
         r.div_((mag / lam_b).clamp_(min=1.0).unsqueeze(1))
 
-    def grad_adjoint(r):  # ∇ᵀ = −div
-        return -divergence(r)
-
     params = {"method": "tv", "lam": C.to_tuple(lam_t), "sigma_grad": sig_d, "op_norm": a,
               "primal_step": float(primal_step), "balance": float(balance)}
-    return pdhg(A, yb, x, K=gradient, KT=grad_adjoint, project=project, reg_value=lambda g: lam64 * _tv_value(g),
-                tau=tau, sigma_data=sig_a, sigma_reg=sig_d, warm=x0 is not None, nonneg=nonneg, iters=iters,
-                tol=tol, callback=callback, single=single, progress=progress, name="tv", params=params, t0=t0)
+    monitor = Monitor("tv", iters, tol, batch=b, callback=callback, single=single, progress=progress, t0=t0)
+    return pdhg(A, grad, yb, x, project=project, reg_value=lambda g: lam64 * _tv_value(g), tau=tau,
+                sigma_data=sig_a, sigma_reg=sig_d, warm=x0 is not None, nonneg=nonneg, monitor=monitor,
+                params=params)

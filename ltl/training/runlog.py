@@ -8,16 +8,12 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from .._io import atomic_write
+from ..runtime.files import atomic_bytes
 
-__all__ = ["COLUMNS", "write_logs", "plot_history", "atomic_bytes"]
+__all__ = ["COLUMNS", "write_logs", "plot_history"]
 
 COLUMNS = ("epoch", "steps", "train_loss", "val_loss", "val_re", "val_psnr", "val_ssim", "val_haarpsi",
            "fvis_re", "fvis_psnr", "fvis_ssim", "fvis_haarpsi", "lr", "seconds", "samples_per_s")
-
-
-def atomic_bytes(path: Path, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
 
 
 def write_logs(run_dir: Path, history: Sequence[dict], extra: dict[str, Any]) -> None:

@@ -1,7 +1,11 @@
 """HDF5 training sets: contents, resume after an interruption, sharding, splits, clear errors."""
 
 import argparse
+import json
 import pickle
+import shutil
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -10,9 +14,12 @@ import torch
 
 from ltl import Geometry, RadonOperator
 from ltl.data import block_mean, random_ellipses
-from ltl.data import dataset as dd
+from ltl.cli import dataset as cli_dataset
+from ltl.cli.common import UsageError
 from ltl.data.dataset import (TEST_SEEDS, TRAIN_SEEDS, VAL_SEEDS, LtIDataset, check_disjoint, dataset_info,
                               make_dataset, merge_shards, shard_path, split_of)
+from ltl.shearlets.settings import FrameSettings
+from ltl.solvers.settings import L1Settings
 
 N = 32
 SOLVER = dict(iters=8, tol=0)
@@ -188,10 +195,15 @@ def test_lazy_open_pickles_and_workers(reference):
     ds.close()
 
 
-def test_cli_registration(tmp_path, reference, capsys):
+def _parser():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command", required=True)
-    dd.add_cli(sub)
+    cli_dataset.add_parser(sub)
+    return p
+
+
+def test_cli_registration(tmp_path, reference, capsys):
+    p = _parser()
     args = p.parse_args(["dataset", "info", str(reference), "--json"])
     assert args.func(args) == 0
     assert '"samples": 8' in capsys.readouterr().out
@@ -202,6 +214,67 @@ def test_cli_registration(tmp_path, reference, capsys):
     args = p.parse_args(["dataset", "make", "--out", str(tmp_path / "c.npz"), "--count", "2"])
     with pytest.raises(ValueError, match=".h5"):
         args.func(args)
+
+
+def test_cli_device_checked_first_and_help_from_settings(tmp_path, capsys):
+    out = tmp_path / "c.h5"
+    for bad in ("tpu", "not-a-device"):
+        args = _parser().parse_args(["dataset", "make", "--out", str(out), "--count", "2", "--device", bad])
+        with pytest.raises(UsageError, match="--device"):
+            args.func(args)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was created
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["dataset", "make", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"iterations [{L1Settings.iters}]" in text and f"[{L1Settings.tol:g}]" in text
+    assert f"{L1Settings.lam_factor:g}·σ·κ" in text
+    ns = _parser().parse_args(["dataset", "make", "--out", str(out), "--count", "1"])
+    assert (ns.lam, ns.iters, ns.tol, ns.scales) == (None, None, None, None)  # None: the solver's default
+
+
+def test_stored_solver_settings_round_trip(reference, tmp_path, geom):
+    with h5py.File(reference, "r") as f:
+        settings = json.loads(f.attrs["settings"])
+    stored = {k: v for k, v in settings["solver"].items() if k != "method"}
+    assert settings["solver"]["method"] == "l1_shearlet"
+    assert list(stored) == ["lam", "iters", "tol", "noise", "nonneg"]  # extras only where they differ
+    assert L1Settings.from_dict(stored).to_dict() == stored
+    assert L1Settings.from_dict(stored) == L1Settings(**SOLVER)
+    assert LtIDataset(reference).solver_settings == stored
+
+    # the typed settings describe the same file: it resumes with nothing left to do
+    copy = tmp_path / "copy.h5"
+    shutil.copy(reference, copy)
+    ran = []
+    _make(copy, geom, solver_settings=L1Settings(**SOLVER), frame_settings=FrameSettings(),
+          callback=lambda k, a, b: ran.append(k))
+    assert ran == []
+    # a file that recorded a default explicitly (e.g. lam_factor) still resumes
+    with h5py.File(copy, "r+") as f:
+        s = json.loads(f.attrs["settings"])
+        s["solver"]["lam_factor"] = L1Settings.lam_factor
+        f.attrs["settings"] = json.dumps(s)
+    _make(copy, geom, callback=lambda k, a, b: ran.append(k))
+    assert ran == []
+    with pytest.raises(ValueError, match="other settings.*solver"):
+        _make(copy, geom, solver_settings=dict(SOLVER, lam_factor=0.1))
+
+
+def test_unknown_settings_refused_before_any_file(tmp_path, geom):
+    path = tmp_path / "d.h5"
+    with pytest.raises(ValueError, match="step_ratio"):
+        _make(path, geom, solver_settings=dict(SOLVER, step_ratio=0.5))
+    with pytest.raises(ValueError, match="wavelets"):
+        _make(path, geom, frame_settings={"wavelets": 3})
+    with pytest.raises(ValueError, match="iters"):
+        _make(path, geom, solver_settings=dict(iters=0))
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_import_does_not_need_h5py():
+    code = "import sys, ltl.models, ltl.data, ltl.data.dataset; print('h5py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 @pytest.mark.gpu

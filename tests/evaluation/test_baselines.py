@@ -1,7 +1,6 @@
 """The learned baselines: PostProc (FBPConvNet, f_vis + U-Net) and LtI without the split — their
 algebra, save/load round trips, geometry and kind checks, and training with the LtI loop."""
 
-import argparse
 import json
 
 import pytest
@@ -12,8 +11,9 @@ from ltl import Geometry, RadonOperator, fbp
 from ltl.data import block_mean, random_ellipses, simulate_phantoms
 from ltl.data.dataset import LtIDataset, make_dataset
 from ltl.models import LtI, PostProc, load_model, read_kind
-from ltl.training import TrainConfig, add_cli, train, training_pair
-from ltl.training.train import network_start
+from ltl.cli import parser as ltl_parser
+from ltl.training import TrainConfig, train, training_pair
+from ltl.training.losses import network_start
 
 N = 32
 
@@ -124,9 +124,7 @@ def test_one_training_step_of_postproc_fbp_lowers_the_loss(train_data):
 
 
 def test_ltl_train_model_option(train_data, tmp_path):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command", required=True)
-    add_cli(sub)
+    p = ltl_parser()
     run = tmp_path / "run"
     args = p.parse_args(["train", "--model", "postproc-fbp", "--data", str(train_data), "--out", str(run), "--epochs",
                          "2", "--width", "4", "--depth", "2", "--batch-size", "2", "--no-progress", "--lr", "0.003"])

@@ -1,21 +1,17 @@
 """ltl evaluate's command line and its errors: one clear line each."""
 
-import argparse
-
 import pytest
 
 import ltl.cli
+import ltl.models.shipped
 from ltl import Geometry
 from ltl.cli import UsageError
-from ltl.evaluation import METHODS, add_cli, evaluate
+from ltl.evaluation import METHODS, evaluate
 from ltl.models import LtI
 
 
 def _run(*argv):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers()
-    add_cli(sub)
-    args = p.parse_args(["evaluate", *argv])
+    args = ltl.cli.parser().parse_args(["evaluate", *argv])
     return args.func(args)
 
 
@@ -47,7 +43,7 @@ def test_unknown_method_lists_the_valid_ones(tiny, tmp_path):
         _run("--data", str(tiny), "--methods", "fbp,fbpconvnet", "--out", str(tmp_path / "r"))
     msg = _one_line(e)
     assert "'fbpconvnet'" in msg and all(m in msg for m in METHODS)
-    with pytest.raises(ValueError, match="valid methods: fbp, sirt, tv, l1, ltl"):
+    with pytest.raises(ValueError, match="valid methods: fbp, sirt, cgls, tv, l1, ltl"):
         evaluate(tiny, ["art"])
 
 
@@ -80,7 +76,7 @@ def test_checkpoint_of_another_task(tiny, ckpts, tmp_path):
 
 
 def test_missing_checkpoints(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(ltl.cli, "default_checkpoint", lambda: None)
+    monkeypatch.setattr(ltl.models.shipped, "default_checkpoint", lambda: None)
     with pytest.raises(UsageError, match="method 'ltl' needs a model and no demo model was found.*--checkpoint") as e:
         _run("--data", str(tiny), "--out", str(tmp_path / "r"))  # the default methods include ltl
     _one_line(e)

@@ -1,6 +1,5 @@
 """Distribution shift: seeded Shepp–Logan variants and a user's images, evaluated without retraining."""
 
-import argparse
 import json
 
 import numpy as np
@@ -9,7 +8,8 @@ import torch
 
 from ltl.data import block_mean, random_ellipses, shepp_logan
 from ltl.data.phantoms import MODIFIED_SHEPP_LOGAN, rasterize_ellipses, shepp_logan_parameters, shepp_logan_variants
-from ltl.evaluation import add_cli, shifted_scans
+from ltl.cli import parser as ltl_parser
+from ltl.evaluation import shifted_scans
 
 
 def _rel(a, b):
@@ -62,9 +62,7 @@ def test_shifted_scans_from_a_folder(tmp_path, geom):
 
 
 def test_evaluate_variants_with_the_checkpoint_geometry(tmp_path, ckpts, geom):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers()
-    add_cli(sub)
+    p = ltl_parser()
     out = tmp_path / "rep"
     args = p.parse_args(["evaluate", "--phantom", "shepp-logan-variants", "--count", "2", "--seed", "3",
                          "--methods", "fbp,ltl", "--checkpoint", str(ckpts["ltl"]), "--device", "cpu", "--out",

@@ -1,6 +1,5 @@
 """``ltl explain`` end to end on a tiny model and a 32×32 scan, and its user errors."""
 
-import argparse
 import json
 
 import numpy as np
@@ -9,10 +8,11 @@ import torch
 
 import ltl
 import ltl.cli
+import ltl.models.shipped
 from ltl import Geometry
 from ltl.cli import UsageError
 from ltl.data import save_scan, simulate_phantoms
-from ltl.explain.cli import OUTPUTS, add_cli, parse_roi
+from ltl.cli.explain import OUTPUTS, parse_roi
 from ltl.models import LtI
 
 N = 32
@@ -34,10 +34,7 @@ def files(tmp_path_factory):
 
 
 def explain(*argv):
-    p = argparse.ArgumentParser(prog="ltl")
-    sub = p.add_subparsers()
-    add_cli(sub)
-    args = p.parse_args(["explain", *map(str, argv)])
+    args = ltl.cli.parser().parse_args(["explain", *map(str, argv)])
     return args.func(args)
 
 
@@ -94,9 +91,13 @@ def test_user_errors(files, tmp_path, monkeypatch):
         explain(scan, "--checkpoint", tmp_path / "nowhere", *base)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         explain(tmp_path / "none.npz", "--checkpoint", ck, *base)
-    with pytest.raises(UsageError, match="--steps must be >= 1"):
+    with pytest.raises(UsageError, match="--steps must be an integer >= 1"):
         explain(scan, "--checkpoint", ck, *base, "--steps", 0)
-    monkeypatch.setattr(ltl.cli, "default_checkpoint", lambda: None)
+    with pytest.raises(UsageError, match="--lam must be a positive number"):
+        explain(scan, "--checkpoint", ck, *base, "--lam", 0)
+    with pytest.raises(UsageError, match="--points must be an integer >= 2"):
+        explain(scan, "--checkpoint", ck, *base, "--points", 1)
+    monkeypatch.setattr(ltl.models.shipped, "default_checkpoint", lambda: None)
     with pytest.raises(UsageError, match="no LtI model to explain.*--checkpoint"):
         explain(scan, *base)
     assert not (tmp_path / "o").exists()

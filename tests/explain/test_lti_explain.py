@@ -5,7 +5,7 @@ import torch
 
 from ltl import Geometry
 from ltl.data import simulate_phantoms
-from ltl.explain import LtIExplainer, explain_lti
+from ltl.explain import LtIExplainer, RDESettings, explain_lti
 from ltl.explain.figures import save_explanation, save_rate_distortion, save_relevance_maps
 from ltl.models import LtI
 
@@ -138,3 +138,21 @@ def test_baselines_work_in_the_noise_models_standard_units(model, f_vis):
     ig = ex.baseline("integrated_gradients", x, steps=8)
     torch.testing.assert_close(ig, ig_raw, rtol=1e-3, atol=1e-5 * float(ig_raw.max()))
     torch.testing.assert_close(ex.standardize(x) * std + ex.noise_mean.view(-1, 1, 1), x, rtol=1e-5, atol=1e-6)
+
+
+def test_settings_or_keywords_give_the_same_explanation(model, f_vis):
+    """``explain_lti(settings=...)`` is the keywords' alternative; a keyword overrides its field."""
+    kw = dict(roi=(8, 8, 24, 24), baselines=("random",))
+    by_kw = explain_lti(model, f_vis, steps=3, samples=2, points=3, seed=4, domain="pixels", lam=2.0, **kw)
+    s = RDESettings(steps=5, samples=2, points=3, seed=4, domain="pixels", lam=2.0)
+    by_settings = explain_lti(model, f_vis, s, steps=3, **kw)
+    assert torch.equal(by_kw.rde.mask, by_settings.rde.mask) and by_kw.rde.mask.shape == (1, N, N)
+    assert by_kw.areas == by_settings.areas and by_kw.settings == by_settings.settings
+    assert by_settings.settings["steps"] == 3 and by_settings.settings["lam"] == 2.0
+    assert len(by_settings.rde.history["objective"]) == 3 and by_settings.rde.params["antithetic"] is True
+    mirrored = explain_lti(model, f_vis, s.replace(steps=3, antithetic=False), **kw)
+    assert mirrored.rde.params["antithetic"] is False and not torch.equal(mirrored.rde.mask, by_kw.rde.mask)
+    with pytest.raises(ValueError, match="lam must be a positive number"):
+        explain_lti(model, f_vis, s, lam=0.0)
+    with pytest.raises(TypeError, match="settings must be RDESettings"):
+        explain_lti(model, f_vis, {"steps": 3})

@@ -188,7 +188,7 @@ def test_errors(x):
 def test_antithetic_draws_cancel_the_odd_term_for_a_linear_model(x, gen):
     """Mirrored draws μ ± σz: for a linear Φ the pair's mean distortion is exactly
     (‖Φ((1−s)⊙(μ−x))‖² + ‖Φ((1−s)⊙σz)‖²) / ‖Φ(x)‖², the cross term gone."""
-    from ltl.explain.rde import Problem
+    from ltl.explain.noise import Problem
 
     mean, std = torch.tensor([[0.2, -0.5, 1.0]]), torch.tensor([[1.0, 0.3, 2.0]])
     n = draw_noise(5, mean, std, (H, H), generator=torch.Generator().manual_seed(1), antithetic=True)

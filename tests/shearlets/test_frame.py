@@ -205,21 +205,21 @@ def test_atoms_are_adjoint_of_one_hot():
 def test_all_kernel_paths_agree(rng, n):
     """The CUDA layout (rfft2/irfft2, real reduction) and the CPU layout (paired complex FFTs,
     complex einsum) compute the same transform; both are exercised here on CPU."""
-    from ltl.shearlets.frame import _adjoint_rfft, _forward_paired, _forward_rfft
+    from ltl.shearlets.transforms import adjoint_rfft, forward_paired, forward_rfft
 
     sh = ShearletFrame(n, dtype=torch.float64)
     filt = sh._filters_for(torch.device("cpu"), torch.float64)
     x = _randn(rng, 3, n, n, dtype=torch.float64)
-    a = _forward_rfft(x, filt["half"])
-    b = _forward_paired(x, filt["pair"], sh.num_channels)
+    a = forward_rfft(x, filt["half"])
+    b = forward_paired(x, filt["pair"], sh.num_channels)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     torch.testing.assert_close(sh(x), a, rtol=0, atol=1e-12)
     c = _randn(rng, 3, sh.num_channels, n, n, dtype=torch.float64)
-    u = _adjoint_rfft(c, filt["half"], None)
-    v = _adjoint_rfft(c, filt["half"], filt["half_complex"])
+    u = adjoint_rfft(c, filt["half"], None)
+    v = adjoint_rfft(c, filt["half"], filt["half_complex"])
     torch.testing.assert_close(u, v, rtol=0, atol=1e-11)
     torch.testing.assert_close(sh.adjoint(c), u, rtol=0, atol=1e-11)
     # autograd through the CUDA-layout kernels gives the adjoint as well
     xg = x.clone().requires_grad_(True)
-    (_forward_rfft(xg, filt["half"]) * c).sum().backward()
+    (forward_rfft(xg, filt["half"]) * c).sum().backward()
     torch.testing.assert_close(xg.grad, u, rtol=0, atol=1e-11)

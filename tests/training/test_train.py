@@ -1,8 +1,8 @@
 """The training loop: a step lowers the loss, runs write their directory, resume is exact, DDP keeps
 replicas equal, NaN stops cleanly, errors are clear."""
 
-import argparse
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -14,9 +14,10 @@ import torch.nn.functional as F
 
 from ltl.data.dataset import LtIDataset
 from ltl.models import LtI
-from ltl.training import (CHECKPOINT_NAME, NonFiniteLossError, TrainConfig, add_cli, load_checkpoint, train,
-                          training_pair)
-from ltl.training.train import loss_weights
+from ltl.cli import parser as cli_parser
+from ltl.models import KINDS
+from ltl.training import (CHECKPOINT_NAME, MODELS, NonFiniteLossError, TrainConfig, load_checkpoint, loss,
+                          loss_weights, train, training_pair)
 
 TINY = dict(width=4, depth=2, batch_size=4, progress=False, norm_samples=8)
 
@@ -138,7 +139,7 @@ def test_nan_stops_and_keeps_the_checkpoint(small_data, tmp_path):
     before = ck.read_bytes()
     with h5py.File(data, "r+") as f:
         f["f_vis"][2] = np.nan
-    cfg.epochs, cfg.resume = 2, True
+    cfg = cfg.replace(epochs=2, resume=True)
     with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 2.*last good checkpoint .*checkpoint.pt \(after epoch 1\)"):
         train(cfg)
     assert ck.read_bytes() == before
@@ -164,9 +165,7 @@ def test_clear_errors(small_data, tmp_path):
 
 
 def test_cli_registration(small_data, tmp_path):
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command", required=True)
-    add_cli(sub)
+    p = cli_parser()
     args = p.parse_args(["train", "--data", str(small_data), "--out", str(tmp_path / "run"), "--epochs", "1",
                          "--width", "4", "--depth", "1", "--batch-size", "4", "--patch", "16", "--no-progress",
                          "--lr", "0.002", "--seed", "3"])
@@ -176,6 +175,75 @@ def test_cli_registration(small_data, tmp_path):
     args = p.parse_args(["train", "--data", str(small_data), "--out", str(tmp_path / "run"), "--epochs", "1"])
     with pytest.raises(ValueError, match="--resume"):
         args.func(args)
+
+
+def test_cli_defaults_are_the_config_defaults():
+    args = cli_parser().parse_args(["train", "--data", "d.h5", "--out", "o"])
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
+    fields = TrainConfig.field_names()
+    assert set(options) <= set(fields), set(options) - set(fields)  # every option sets the field of its name
+    assert {"val_data", "epochs", "batch_size", "lr", "schedule", "width", "depth", "patch", "amp", "grad_clip",
+            "use_fvis", "predict_lowpass", "residual", "loss", "preload", "seed", "num_workers", "device", "resume",
+            "progress", "model"} <= set(options)
+    defaults = TrainConfig.defaults()
+    for name, value in options.items():
+        if name not in ("data", "out"):
+            assert value == defaults[name] and type(value) is type(defaults[name]), name
+    assert TrainConfig(**options) == TrainConfig(data="d.h5", out="o")
+    args = cli_parser().parse_args(["train", "--data", "d.h5", "--out", "o", "--no-fvis", "--no-lowpass",
+                                    "--no-residual", "--no-progress", "--amp", "--preload", "--resume"])
+    assert (args.use_fvis, args.predict_lowpass, args.residual, args.progress) == (False,) * 4
+    assert (args.amp, args.preload, args.resume) == (True,) * 3
+
+
+def test_cli_checks_the_device_before_reading_anything(tmp_path, capsys):
+    from ltl.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.csv").write_text("someone's log")  # train() itself would refuse this folder first
+    assert main(["train", "--data", str(tmp_path / "missing.h5"), "--out", str(out), "--device", "tpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ltl: error: --device") and "'tpu' is not a torch device" in err
+    assert "missing.h5" not in err and "log.csv" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["log.csv"]
+
+
+def test_config_is_frozen_validated_and_round_trips(tmp_path):
+    cfg = TrainConfig(data=tmp_path / "d.h5", out=tmp_path / "run", val_data=str(tmp_path / "v.h5"), epochs=3,
+                      lr=2e-3, patch=16, grad_clip=0.5, use_fvis=False, model="postproc-l1", device="cpu")
+    assert cfg.data == str(tmp_path / "d.h5") and cfg.out == str(tmp_path / "run")  # paths stored as strings
+    d = cfg.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert TrainConfig.from_dict(d) == cfg and TrainConfig.from_dict(cfg.to_dict()) == cfg
+    plain = TrainConfig(data="d.h5", out="o")
+    assert TrainConfig.from_dict(plain.to_dict()) == plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 4
+    assert cfg.replace(epochs=4).epochs == 4 and cfg.epochs == 3
+    with pytest.raises(ValueError, match="batch_size"):
+        cfg.replace(batch_size=0)
+    with pytest.raises(ValueError, match="model must be one of ltl, postproc-fbp, postproc-l1, ltl-nosplit"):
+        TrainConfig(data="d.h5", out="o", model="fbpconvnet")
+    for bad in (dict(lr=0.0), dict(weight_decay=-1.0), dict(threshold=1.5), dict(patch=4), dict(schedule="step"),
+                dict(loss="l1"), dict(amp=1), dict(depth=-1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainConfig(data="d.h5", out="o", **bad)
+    with pytest.raises(ValueError, match="unknown training setting.*epoch"):
+        TrainConfig.from_dict(dict(d, epoch=3))
+    assert set(MODELS) == set(KINDS) and len(MODELS) == len(KINDS)
+
+
+def test_public_loss_is_the_weighted_mean_squared_error():
+    g = torch.Generator().manual_seed(1)
+    z, t = torch.randn(3, 4, 5, 5, generator=g), torch.randn(3, 4, 5, 5, generator=g)
+    w = torch.tensor([0.5, 1.0, 2.0, 0.5]).view(1, -1, 1, 1)
+    per = loss(z, t, w, per_sample=True)
+    assert per.shape == (3,)
+    for k in range(3):
+        torch.testing.assert_close(per[k], ((z[k] - t[k]) ** 2 * w[0]).mean())
+    torch.testing.assert_close(loss(z, t, w), per.mean())
+    torch.testing.assert_close(loss(z.half(), t, None), ((z.half().float() - t) ** 2).mean())
 
 
 @pytest.mark.gpu

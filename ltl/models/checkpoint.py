@@ -6,7 +6,8 @@
 Each file is written to a temporary file and moved into place with ``os.replace``; the weights go
 first, so a metadata file always describes complete weights (the hash catches a mismatch).
 
-:func:`load_model` reads any of them and returns the model class its metadata names (``kind``).
+:func:`load_model` reads any of them and returns the model class its metadata names (``format`` and
+``kind``), looked up in :mod:`ltl.models.registry`; this module imports no model class.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .._io import atomic_write
+from ..runtime.files import atomic_write
+from . import registry
 
 __all__ = ["WEIGHTS_NAME", "META_NAME", "KINDS", "save_dir", "read_meta", "load_state", "read_kind", "load_model",
            "model_from_metadata"]
@@ -89,16 +91,8 @@ def load_state(model: torch.nn.Module, weights_p: Path, meta_p: Path) -> None:
 
 def kind_of(meta: dict) -> str:
     """The model kind of checkpoint metadata (LtI checkpoints written before kinds existed are 'ltl')."""
-    from .lti import MODEL_FORMAT
-    from .postproc import POSTPROC_FORMAT
-
-    fmt = meta.get("format")
-    if fmt == MODEL_FORMAT:
-        kind = meta.get("kind") or ("ltl-nosplit" if (meta.get("model") or {}).get("nosplit") else "ltl")
-    elif fmt == POSTPROC_FORMAT:
-        kind = meta.get("kind")
-    else:
-        raise ValueError(f"format {fmt!r} is not an ltl model format ({MODEL_FORMAT!r} or {POSTPROC_FORMAT!r})")
+    cls = registry.class_of_format(meta.get("format"))
+    kind = cls.kind_of(meta)
     if kind not in KINDS:
         raise ValueError(f"model kind {kind!r} is not one of {', '.join(KINDS)}")
     return kind
@@ -115,11 +109,8 @@ def read_kind(path: str | Path) -> str:
 
 def model_from_metadata(meta: dict):
     """An untrained model of the class and architecture that ``meta`` describes."""
-    from .lti import LtI
-    from .postproc import PostProc
-
-    kind = kind_of(meta)
-    return PostProc.from_metadata(meta) if kind.startswith("postproc") else LtI.from_metadata(meta)
+    kind_of(meta)
+    return registry.class_of_format(meta.get("format")).from_metadata(meta)
 
 
 def load_model(path: str | Path, *, map_location: str | torch.device | None = "cpu", geometry=None):
@@ -140,13 +131,9 @@ def load_model(path: str | Path, *, map_location: str | torch.device | None = "c
     FileNotFoundError, ValueError
         A missing, corrupt or unknown checkpoint, or another geometry.
     """
-    from .lti import LtI
-    from .postproc import PostProc
-
     meta, _, meta_p = read_meta(path)
     try:
         kind = kind_of(meta)
     except ValueError as exc:
         raise ValueError(f"{meta_p}: {exc}") from exc
-    cls = PostProc if kind.startswith("postproc") else LtI
-    return cls.load(path, map_location=map_location, geometry=geometry)
+    return registry.class_of_kind(kind).load(path, map_location=map_location, geometry=geometry)

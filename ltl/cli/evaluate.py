@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-__all__ = ["add_cli"]
+from .common import UsageError, device_of
+
+__all__ = ["add_parser"]
 
 _DEFAULT_METHODS = "fbp,sirt,tv,l1,ltl"
 #: Command-line flag of each learned method's checkpoint.
@@ -15,8 +17,8 @@ _GEOMETRY_DEFAULTS = {"size": 256, "range": 120.0, "step": 1.0, "center": 0.0}
 
 
 def _checkpoints(args, methods: list[str], usage) -> dict:
-    from ..cli import default_checkpoint
-    from .evaluate import LEARNED
+    from ..models.shipped import default_checkpoint
+    from ..evaluation import LEARNED
 
     given = {"ltl": args.checkpoint, "postproc-fbp": args.checkpoint_postproc_fbp,
              "postproc-l1": args.checkpoint_postproc_l1, "ltl-nosplit": args.checkpoint_nosplit}
@@ -43,7 +45,7 @@ def _checkpoints(args, methods: list[str], usage) -> dict:
 def _scan_geometry(args, checkpoints: dict):
     """--size/--range/--step/--center when any is given, else the first checkpoint's, else the defaults."""
     from ..geometry import Geometry
-    from ..models._checkpoint import read_meta
+    from ..models import read_meta
 
     opts = {k: getattr(args, k) for k in _GEOMETRY_DEFAULTS}
     if all(v is None for v in opts.values()) and checkpoints:
@@ -57,11 +59,8 @@ def _scan_geometry(args, checkpoints: dict):
                                   center_deg=o["center"]), "the options'"
 
 
-def _cmd_evaluate(args) -> int:
-    from ..cli import UsageError, _device
-    from .evaluate import evaluate, parse_methods
-    from .report import check_report_dir, markdown_table, write_report
-    from .shift import shifted_scans
+def run(args) -> int:
+    from ..evaluation import check_report_dir, evaluate, markdown_table, parse_methods, shifted_scans, write_report
 
     try:
         methods = parse_methods(args.methods)
@@ -77,7 +76,7 @@ def _cmd_evaluate(args) -> int:
     except FileExistsError as exc:
         raise UsageError(str(exc)) from exc
     checkpoints = _checkpoints(args, methods, UsageError)
-    device = _device(args.device)
+    device = device_of(args.device)
     settings = {"sirt": {"iters": args.iters}, "tv": {"iters": args.iters}} if args.iters is not None else None
     if args.data is not None:
         data, what = args.data, args.data
@@ -102,9 +101,9 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def add_cli(subparsers) -> None:
-    """Register ``ltl evaluate`` on an argparse subparsers object."""
-    from .evaluate import METHODS
+def add_parser(subparsers) -> None:
+    """Register ``ltl evaluate``."""
+    from ..evaluation import METHODS
 
     s = subparsers.add_parser("evaluate", help="run FBP, SIRT, TV, l1-shearlet, LtI and the learned baselines on a "
                                                 "test set and write a report (metrics, figures)")
@@ -143,4 +142,4 @@ def add_cli(subparsers) -> None:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--out", required=True, help="report directory")
     s.add_argument("--overwrite", action="store_true", help="replace an existing report")
-    s.set_defaults(func=_cmd_evaluate)
+    s.set_defaults(func=run)

@@ -1,5 +1,6 @@
 """What every ltl reconstruction model shares: one scan geometry, its checks, its operator, and a
-checkpoint directory (``model.pt`` + ``model.json``, see :mod:`ltl.models._checkpoint`)."""
+checkpoint directory (``model.pt`` + ``model.json``, see :mod:`ltl.models.checkpoint`), and the
+batched ``reconstruct`` loop."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import torch
 import torch.nn as nn
 
 from ..geometry import Geometry
-from ._checkpoint import load_state, read_meta, save_dir
+from . import registry
+from .checkpoint import load_state, read_meta, save_dir
 
 __all__ = ["ScanModel"]
 
@@ -18,15 +20,24 @@ class ScanModel(nn.Module):
     """Base of :class:`~ltl.models.LtI` and :class:`~ltl.models.PostProc`.
 
     A subclass sets ``geometry`` and ``_A = None`` in its constructor, and defines ``FORMAT`` (its
-    metadata format), ``NAME`` (short, for messages), ``NOUN`` (``"an LtI model"``), ``LOAD_HINT``
-    (what writes such a checkpoint), ``metadata`` and
-    ``from_metadata``; ``model_name`` (for the geometry error) defaults to ``NAME`` + " model".
+    metadata format), ``KINDS`` (the model kinds it serves), ``NAME`` (short, for messages), ``NOUN``
+    (``"an LtI model"``), ``LOAD_HINT`` (what writes such a checkpoint), ``OUTPUT`` (the key of the
+    final image among :meth:`reconstruction_parts`), ``metadata``, ``from_metadata``, ``kind_of``
+    and :meth:`reconstruction_parts`; ``model_name`` (for the geometry error) defaults to ``NAME`` +
+    " model". It registers with :func:`ltl.models.registry.register`.
     """
 
     FORMAT: str
+    KINDS: tuple[str, ...]
     NAME: str
     NOUN: str
     LOAD_HINT: str
+    OUTPUT: str
+
+    @classmethod
+    def kind_of(cls, meta: dict) -> str:
+        """The model kind that checkpoint metadata of this class's format describe."""
+        return meta.get("kind")
 
     @property
     def model_name(self) -> str:
@@ -84,11 +95,8 @@ class ScanModel(nn.Module):
         mismatched one, for another kind of ltl model (read those with
         :func:`ltl.models.load_model`), or when ``geometry`` is given and differs from the model's.
         """
-        from .lti import MODEL_FORMAT
-        from .postproc import POSTPROC_FORMAT
-
         meta, weights_p, meta_p = read_meta(path, cls.NAME, cls.LOAD_HINT)
-        if meta.get("format") in {MODEL_FORMAT, POSTPROC_FORMAT} - {cls.FORMAT}:
+        if meta.get("format") in set(registry.formats()) - {cls.FORMAT}:
             raise ValueError(f"{meta_p} holds a {meta.get('kind', 'ltl')!r} model, not {cls.NOUN}; load it with "
                              "ltl.models.load_model")
         try:
@@ -101,3 +109,57 @@ class ScanModel(nn.Module):
         if map_location is not None:
             model.to(map_location)
         return model
+
+    # ------------------------------------------------------------------ reconstruction
+    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
+        """The images of one batch of checked sinograms ``(B, V, D)``: at least :attr:`OUTPUT`, and
+        with ``full`` every part :meth:`reconstruct` documents."""
+        raise NotImplementedError(f"{type(self).__name__} must define reconstruction_parts")
+
+    def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
+                    batch_size: int | None = None):
+        """Reconstruct sinograms in batches, in eval mode and without gradients.
+
+        Parameters
+        ----------
+        y : torch.Tensor ``(V, D)`` or ``(B, V, D)``, or an ltl ``Scan``
+            Sinograms of the model's geometry (a Scan's geometry is checked).
+        geometry : Geometry, optional
+            The scan's geometry, checked against the model's (``ValueError`` naming both).
+        return_parts : bool
+            Return a dict of every part (see the subclass) instead of the final image.
+        batch_size : int, optional
+            Process at most this many sinograms at a time (default all at once).
+
+        Returns
+        -------
+        torch.Tensor ``(B, N, N)`` (``(N, N)`` for one sinogram), or with ``return_parts`` a dict of
+        the parts, on the model's device.
+        """
+        from ..data.simulate import Scan
+
+        if isinstance(y, Scan):
+            self.check_geometry(y.geometry)
+            y = y.sinogram
+        if geometry is not None:
+            self.check_geometry(geometry)
+        yb, single = self._check_sino(y)
+        if not bool(torch.isfinite(yb).all()):
+            raise ValueError("the sinograms contain NaN or inf")
+        step = yb.shape[0] if batch_size is None else int(batch_size)
+        if step < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        was_training = self.training
+        self.eval()
+        parts: dict[str, list] = {}
+        try:
+            with torch.no_grad():
+                for a in range(0, yb.shape[0], step):
+                    for k, v in self.reconstruction_parts(yb[a:a + step], return_parts).items():
+                        parts.setdefault(k, []).append(v)
+        finally:
+            self.train(was_training)
+        out = {k: torch.cat(v) for k, v in parts.items()}
+        if single:
+            out = {k: v[0] for k, v in out.items()}
+        return out if return_parts else out[self.OUTPUT]

@@ -14,12 +14,13 @@ import json
 import time
 from pathlib import Path
 
-from .rde import DOMAINS, NOISES
+from ..explain.settings import DOMAINS, NOISES, RDESettings
+from .common import UsageError
 
-__all__ = ["add_cli", "parse_roi", "OUTPUTS"]
+__all__ = ["add_parser", "run", "parse_roi", "settings_of", "OUTPUTS"]
 
+#: The files ``ltl explain`` writes into ``--out``.
 OUTPUTS = ("explanation.png", "relevance.png", "rate_distortion.png", "explanation.json", "explanation.npz")
-DEFAULTS = {"lam": 10.0, "steps": 300, "samples": 16, "lr": 0.05, "points": 21}
 
 
 def parse_roi(text: str) -> tuple[int, int, int, int]:
@@ -30,41 +31,51 @@ def parse_roi(text: str) -> tuple[int, int, int, int]:
             raise ValueError
         return tuple(int(p) for p in parts)  # type: ignore[return-value]
     except ValueError:
-        raise ValueError(f"--roi must be four integers r0,c0,r1,c1 (rows r0:r1, columns c0:c1), got {text!r}") from None
+        raise ValueError(f"--roi must be four integers r0,c0,r1,c1 (rows r0:r1, columns c0:c1), "
+                         f"got {text!r}") from None
 
 
-def _cmd_explain(args) -> int:
+def settings_of(args) -> RDESettings:
+    """The :class:`~ltl.explain.RDESettings` of parsed ``ltl explain`` arguments; a bad value is a
+    :class:`UsageError` naming its option (``--steps must be an integer >= 1, got 0``)."""
+    try:
+        return RDESettings(domain=args.domain, lam=args.lam, steps=args.steps, samples=args.samples,
+                           noise=args.noise, lr=args.lr, seed=args.seed, points=args.points)
+    except ValueError as exc:  # every message starts with the field's name, which is the option's
+        raise UsageError(f"--{exc}") from None
+
+
+def run(args) -> int:
+    """Run ``ltl explain`` with parsed arguments (see :func:`add_parser`); returns the exit status 0."""
     import numpy as np
 
-    from .. import __version__
-    from .. import cli as ltl_cli
-    from .._io import atomic_write
     from ..data import load_scan
     from ..data.scanfile import atomic_savez
+    from ..explain import check_region, explain_lti
+    from ..explain.figures import save_explanation, save_rate_distortion, save_relevance_maps
     from ..models import LtI
-    from .figures import save_explanation, save_rate_distortion, save_relevance_maps
-    from .lti import explain_lti
-    from .rde import check_region
+    from ..models.shipped import default_checkpoint
+    from ..runtime.files import atomic_write
+    from ..version import __version__
+    from .common import device_of
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise ltl_cli.UsageError(f"{out} exists and is not a directory; --out names a folder")
+        raise UsageError(f"{out} exists and is not a directory; --out names a folder")
     existing = [n for n in OUTPUTS if (out / n).exists()]
     if existing and not args.overwrite:
-        raise ltl_cli.UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
-    for name in ("steps", "samples", "points"):
-        if getattr(args, name) < 1:
-            raise ltl_cli.UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+        raise UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
+    settings = settings_of(args)
     roi = parse_roi(args.roi) if args.roi is not None else None
-    ckpt = args.checkpoint or ltl_cli.default_checkpoint()
+    ckpt = args.checkpoint or default_checkpoint()
     if ckpt is None:
-        raise ltl_cli.UsageError("no LtI model to explain: no demo model was found (set LTL_DEMO_MODEL or ship "
-                                 "data/demo-model); pass --checkpoint RUN_DIR/model from `ltl train`")
-    device = ltl_cli._device(args.device)
+        raise UsageError("no LtI model to explain: no demo model was found (set LTL_DEMO_MODEL or ship "
+                         "data/demo-model); pass --checkpoint RUN_DIR/model from `ltl train`")
+    device = device_of(args.device)
     scan = load_scan(args.scan)
     m = scan.sinogram.shape[0]
     if not 0 <= args.index < m:
-        raise ltl_cli.UsageError(f"--index {args.index} is out of range: {args.scan} holds {m} scan(s), index 0..{m - 1}")
+        raise UsageError(f"--index {args.index} is out of range: {args.scan} holds {m} scan(s), index 0..{m - 1}")
     model = LtI.load(ckpt, map_location=device)
     if roi is not None:  # before the reconstruction, which takes seconds
         n = model.geometry.image_size
@@ -73,19 +84,18 @@ def _cmd_explain(args) -> int:
     parts = model.reconstruct(scan.sinogram[args.index].to(device), geometry=scan.geometry, return_parts=True)
     t_rec = time.perf_counter() - t0
     print(f"ltl explain: scan {args.index} of {args.scan}, {scan.geometry.describe()}, on {device.type}; "
-          f"RDE in the {args.domain} domain, λ={args.lam:g}, {args.steps} steps × {args.samples} samples, seed {args.seed}")
+          f"RDE in the {settings.domain} domain, λ={settings.lam:g}, {settings.steps} steps × {settings.samples} "
+          f"samples, seed {settings.seed}")
     if device.type == "cpu" and scan.geometry.image_size >= 128:
         print("  note: on the CPU each RDE step takes seconds at this size (one U-Net forward and backward per noise "
               "draw); use a GPU (--device cuda) or fewer --steps/--samples for a first look")
-    expl = explain_lti(model, parts["f_vis"], roi=roi, domain=args.domain, lam=args.lam, steps=args.steps,
-                       samples=args.samples, noise=args.noise, lr=args.lr, seed=args.seed, points=args.points,
-                       progress=not args.no_progress)
+    expl = explain_lti(model, parts["f_vis"], settings, roi=roi, progress=not args.no_progress)
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     r0, c0, r1, c1 = expl.roi
     save_explanation(out / "explanation.png", expl,
                      title=f"{Path(args.scan).name} [{args.index}]: what LtI's network adds in rows {r0}:{r1}, "
-                           f"columns {c0}:{c1}, and what it uses (RDE, {args.domain})")
+                           f"columns {c0}:{c1}, and what it uses (RDE, {settings.domain})")
     save_relevance_maps(out / "relevance.png", expl)
     save_rate_distortion(out / "rate_distortion.png", expl.curves, history=expl.rde.history)
     arrays = {"mask": expl.rde.mask.numpy(), "f_vis": expl.f_vis.numpy(), "f_ltl": expl.f_ltl.numpy(),
@@ -93,10 +103,11 @@ def _cmd_explain(args) -> int:
               "network_input": expl.network_input.numpy(),
               **{f"relevance_{k}": v.numpy() for k, v in expl.relevance.items()},
               **{f"pixel_relevance_{k}": v.numpy() for k, v in expl.pixel_relevance.items()}}
-    atomic_savez(out / "explanation.npz", overwrite=True, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+    atomic_savez(out / "explanation.npz", overwrite=True,
+                 **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
     report = {
         "command": "explain", "ltl_version": __version__, "scan": str(args.scan), "index": args.index,
-        "checkpoint": str(ckpt), "device": device.type, "seed": args.seed,
+        "checkpoint": str(ckpt), "device": device.type, "seed": settings.seed,
         "geometry": scan.geometry.to_dict(), "geometry_description": scan.geometry.describe(),
         "settings": expl.settings,
         "model": {"residual": model.residual, "use_fvis": model.use_fvis, "predict_lowpass": model.predict_lowpass,
@@ -120,9 +131,9 @@ def _cmd_explain(args) -> int:
     return 0
 
 
-def add_cli(subparsers) -> None:
-    """Register ``ltl explain`` on an argparse subparsers object."""
-    d = DEFAULTS
+def add_parser(subparsers) -> None:
+    """Register ``ltl explain``; its option defaults are those of :class:`~ltl.explain.RDESettings`."""
+    d = RDESettings
     s = subparsers.add_parser("explain", help="explain what LtI's network adds to a reconstruction (rate-distortion "
                                               "explanation of its use of the visible coefficients, with baselines)")
     s.add_argument("scan", help="scan file (.npz)")
@@ -130,20 +141,20 @@ def add_cli(subparsers) -> None:
     s.add_argument("--index", type=int, default=0, help="which scan of the file [0]")
     s.add_argument("--roi", default=None, metavar="r0,c0,r1,c1",
                    help="region of the image to explain: rows r0:r1, columns c0:c1 in pixels [the whole image]")
-    s.add_argument("--domain", default="coefficients", choices=DOMAINS,
-                   help="mask per visible coefficient, per pixel (all channels) or per channel [coefficients]")
-    s.add_argument("--lam", type=float, default=d["lam"],
-                   help=f"λ, the weight of the kept fraction; larger gives sparser masks [{d['lam']:g}]")
-    s.add_argument("--steps", type=int, default=d["steps"], help=f"Adam steps [{d['steps']}]")
-    s.add_argument("--samples", type=int, default=d["samples"],
-                   help=f"noise draws per step and per point of the ordering curves [{d['samples']}]")
-    s.add_argument("--lr", type=float, default=d["lr"], help=f"Adam learning rate [{d['lr']:g}]")
-    s.add_argument("--noise", default="gaussian", choices=NOISES,
-                   help="obfuscating noise, with the training statistics per channel [gaussian]")
-    s.add_argument("--points", type=int, default=d["points"], help=f"points of the ordering curves [{d['points']}]")
-    s.add_argument("--seed", type=int, default=0, help="seed of the noise and the baselines [0]")
+    s.add_argument("--domain", default=d.domain, choices=DOMAINS,
+                   help=f"mask per visible coefficient, per pixel (all channels) or per channel [{d.domain}]")
+    s.add_argument("--lam", type=float, default=d.lam,
+                   help=f"λ, the weight of the kept fraction; larger gives sparser masks [{d.lam:g}]")
+    s.add_argument("--steps", type=int, default=d.steps, help=f"Adam steps [{d.steps}]")
+    s.add_argument("--samples", type=int, default=d.samples,
+                   help=f"noise draws per step and per point of the ordering curves [{d.samples}]")
+    s.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate [{d.lr:g}]")
+    s.add_argument("--noise", default=d.noise, choices=NOISES,
+                   help=f"obfuscating noise, with the training statistics per channel [{d.noise}]")
+    s.add_argument("--points", type=int, default=d.points, help=f"points of the ordering curves [{d.points}]")
+    s.add_argument("--seed", type=int, default=d.seed, help=f"seed of the noise and the baselines [{d.seed}]")
     s.add_argument("--device", default=None, help="cpu or cuda [cuda when available]")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
-    s.set_defaults(func=_cmd_explain)
+    s.set_defaults(func=run)

@@ -1,0 +1,49 @@
+"""``ltl info``: versions, ASTRA CUDA support and the device ltl will use."""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["add_parser", "run"]
+
+
+def run(args) -> int:
+    import platform
+
+    import numpy as np
+    import torch
+
+    from ..version import __version__
+    from ..runtime import astra_cuda_available, num_workers
+
+    try:
+        import astra
+
+        astra_version = astra.__version__
+    except ImportError:
+        astra_version = "not installed"
+    cuda = astra_cuda_available()
+    rows = {
+        "ltl": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "astra-toolbox": astra_version,
+        "ASTRA CUDA": "yes" if cuda else "no",
+        "torch CUDA": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no",
+        "device": "cuda" if cuda and torch.cuda.is_available() else "cpu",
+        "CPU threads": str(num_workers()),
+    }
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        width = max(map(len, rows))
+        for k, v in rows.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("info", help="versions, ASTRA CUDA support and the device ltl will use")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=run)

@@ -1,0 +1,163 @@
+"""The HDF5 layout of a dataset file: format constants, opening, creating and comparing settings.
+
+Arrays (M samples, N×N grid, V views × D detector bins):
+
+``truth``     ``(M, N, N)`` float32, ``sinogram`` ``(M, V, D)`` float32, ``f_vis`` ``(M, N, N)``
+float32, ``seed`` ``(M,)`` int64, ``done`` ``(M,)`` bool; one HDF5 chunk per sample.
+
+Attributes: ``settings`` (JSON, see :func:`ltl.data.dataset.make_dataset`), ``geometry`` (JSON of the
+geometry) and ``ltl_version``. h5py is imported only when a file is opened or created.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ...geometry import Geometry
+from ...runtime.files import temporary_sibling
+from ...solvers.settings import L1Settings
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "DATASET_PHANTOMS", "ARRAYS", "h5py_module", "open_dataset",
+           "read_settings", "create_file", "check_same", "done_chunks"]
+
+#: The ``format`` entry of a dataset's settings.
+FORMAT = "ltl-lti-dataset"
+#: The layout version this ltl reads and writes.
+FORMAT_VERSION = 1
+#: Phantom families a dataset can hold.
+DATASET_PHANTOMS = ("ellipses", "shepp-logan")
+#: The arrays every dataset file has.
+ARRAYS = ("truth", "sinogram", "f_vis", "seed", "done")
+
+
+def h5py_module():
+    """The ``h5py`` module, imported on first use (importing ltl never needs it)."""
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("datasets need h5py: pip install h5py") from exc
+    return h5py
+
+
+def open_dataset(path: Path, mode: str = "r"):
+    """Open an ltl dataset file (an ``h5py.File``) after checking its settings and arrays.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        ``path`` is a directory, not a readable HDF5 file (e.g. truncated by an interrupted
+        write), not an ltl dataset, of another format version, or lacks an array.
+    """
+    h5py = h5py_module()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"dataset {path} does not exist; create it with `ltl dataset make --out {path}` "
+            "(or ltl.data.dataset.make_dataset)"
+        )
+    if path.is_dir():
+        raise ValueError(f"dataset {path} is a directory, expected an HDF5 file (.h5)")
+    try:
+        f = h5py.File(path, mode)
+    except OSError as exc:
+        raise ValueError(
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); it may be truncated by an "
+            "interrupted write: delete it and re-create it with `ltl dataset make`"
+        ) from exc
+    try:
+        read_settings(f, path)
+        for key in ARRAYS:
+            if key not in f:
+                raise ValueError(f"{path} is not a complete ltl dataset: it lacks the array {key!r}; re-create it")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def read_settings(f, path: Path) -> dict:
+    """The decoded ``settings`` attribute of the open file ``f`` (``path`` names it in errors)."""
+    raw = f.attrs.get("settings")
+    if raw is None:
+        raise ValueError(f"{path} is not an ltl dataset (no 'settings' attribute); make one with `ltl dataset make`")
+    try:
+        s = json.loads(raw if isinstance(raw, str) else bytes(raw).decode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: its 'settings' attribute is not valid JSON ({exc}); re-create the file") from exc
+    if not isinstance(s, dict) or s.get("format") != FORMAT:
+        fmt = s.get("format") if isinstance(s, dict) else None
+        raise ValueError(f"{path} is not an ltl dataset (format {fmt!r}, expected {FORMAT!r})")
+    if s.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has dataset format version {s.get('format_version')}, this ltl reads "
+                         f"version {FORMAT_VERSION}; re-create it with this ltl")
+    return s
+
+
+def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometry) -> None:
+    """Create an empty dataset skeleton for ``seeds`` atomically (temporary file + rename).
+
+    ``settings`` is the JSON-safe settings dict (with ``ltl_version``); every ``done`` flag is False.
+    """
+    h5py = h5py_module()
+    tmp = temporary_sibling(path, ".h5.tmp")
+    try:
+        m = int(seeds.size)
+        n = geometry.image_size
+        v, d = geometry.sino_shape
+        with h5py.File(tmp, "w") as f:
+            f.attrs["settings"] = json.dumps(settings)
+            f.attrs["geometry"] = geometry.to_json()
+            f.attrs["ltl_version"] = settings["ltl_version"]
+            f.create_dataset("truth", (m, n, n), dtype="f4", chunks=(1, n, n))
+            f.create_dataset("f_vis", (m, n, n), dtype="f4", chunks=(1, n, n))
+            f.create_dataset("sinogram", (m, v, d), dtype="f4", chunks=(1, v, d))
+            f.create_dataset("seed", data=seeds.astype(np.int64))
+            f.create_dataset("done", (m,), dtype=bool, fillvalue=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _canonical(settings: dict) -> dict:
+    """``settings`` with its solver entry in the stored form of :class:`L1Settings`, so that a key
+    given explicitly at its default compares equal to a missing one (unparsable entries stay)."""
+    solver = settings.get("solver")
+    if not isinstance(solver, dict):
+        return settings
+    try:
+        typed = L1Settings.from_dict(solver)
+    except ValueError:
+        return settings
+    return dict(settings, solver={"method": solver.get("method"), **typed.to_dict()})
+
+
+def check_same(path: Path, have: dict, want: dict) -> None:
+    """``ValueError`` naming the differing keys unless the settings ``have`` (of the file ``path``)
+    and ``want`` (requested) agree."""
+    have, want = _canonical(have), _canonical(want)
+    diffs = [k for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+    if diffs:
+        k = diffs[0]
+
+        def short(x):
+            s = json.dumps(x)
+            return s if len(s) <= 80 else s[:77] + "..."
+
+        raise ValueError(
+            f"{path} exists and was made with other settings ({', '.join(diffs)}; e.g. {k}: file has "
+            f"{short(have.get(k))}, requested {short(want.get(k))}); choose another path or pass "
+            "overwrite=True (--overwrite) to replace it"
+        )
+
+
+def done_chunks(done: np.ndarray, chunk: int) -> set[int]:
+    """Indices k of the chunks (samples ``k·chunk .. (k+1)·chunk−1``) whose ``done`` flags are all set."""
+    m = done.size
+    return {k for k in range(math.ceil(m / chunk)) if done[k * chunk:min(m, (k + 1) * chunk)].all()}

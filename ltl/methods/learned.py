@@ -1,0 +1,86 @@
+"""The learned methods: LtI, LtI without the split, and the post-processing U-Nets.
+
+Each takes a trained model of its own kind (:mod:`ltl.models`); its first step (l1-shearlet or
+FBP) uses the settings stored with the model.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..shearlets.settings import FrameSettings, frame_settings_of
+from ..solvers.settings import L1Settings
+from .base import Method, Reconstruction, register
+
+__all__ = ["LtIMethod", "LtINoSplit", "PostProcFBP", "PostProcL1"]
+
+
+class _FromFvis(Method):
+    """A learned method whose first step is the model's l1-shearlet solve (f_vis)."""
+
+    @property
+    def fvis_settings(self):
+        m = self.model
+        frame = {k: v for k, v in frame_settings_of(m.frame).items() if k not in ("N", "num_channels")}
+        return L1Settings.from_dict(m.solver_settings), FrameSettings.from_dict(frame)
+
+    def _fvis(self, y, f_vis):
+        return self.model.solve(y) if f_vis is None else f_vis
+
+    def record(self) -> dict:
+        s, _ = self.fvis_settings
+        return {"l1_solver": s.to_dict(), "frame": frame_settings_of(self.model.frame)}
+
+
+@register
+class LtIMethod(_FromFvis):
+    name = "ltl"
+    label = "LtI"
+    description = "LtI: f_vis, then the U-Net's invisible coefficients (ltl.models.LtI)"
+    learned = True
+
+    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
+        model = self.model
+        with torch.no_grad():
+            f = self._fvis(y, f_vis)
+            coeffs = model.frame.forward(f)
+            pred = model.predict(f, coeffs)
+            x = model.combine(f, pred, coeffs=coeffs)
+            return Reconstruction(x, {}, {"f_vis": f, "contribution": model.contribution(pred)})
+
+
+@register
+class LtINoSplit(LtIMethod):
+    name = "ltl-nosplit"
+    label = "LtI without the split"
+    description = "LtI without the split: all coefficients predicted (ltl.models.LtI, nosplit)"
+
+
+@register
+class PostProcFBP(Method):
+    name = "postproc-fbp"
+    label = "FBP + U-Net (FBPConvNet)"
+    description = "FBP + a residual U-Net (FBPConvNet, ltl.models.PostProc)"
+    learned = True
+
+    def record(self) -> dict:
+        return {"fbp_filter": self.model.fbp_filter}
+
+    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
+        model = self.model
+        with torch.no_grad():
+            f0 = model.initial(y)
+            return Reconstruction(model(f0), {}, {"initial": f0})
+
+
+@register
+class PostProcL1(_FromFvis):
+    name = "postproc-l1"
+    label = "l1-shearlet + U-Net"
+    description = "f_vis + a residual U-Net (ltl.models.PostProc)"
+    learned = True
+
+    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
+        with torch.no_grad():
+            f = self._fvis(y, f_vis)
+            return Reconstruction(self.model(f), {}, {"f_vis": f})
