@@ -65,7 +65,8 @@ def operator_self_check(geometry, device: torch.device) -> dict:
 def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_size: int, steps: int,
                      amp: bool, patch: int | None = None) -> float:
     """Training samples/s of ``model``'s step (pair + forward + backward + Adam) on a fixed batch."""
-    from ltl.training import loss, loss_weights, training_pair
+    from ltl.runtime import sync
+    from ltl.training.losses import loss, loss_weights, network_batch, optimizer_step
 
     dev = model.device
     net = model.net.train()
@@ -79,31 +80,21 @@ def probe_throughput(model, f_vis: torch.Tensor, truth: torch.Tensor, *, batch_s
     scaler = torch.amp.GradScaler("cuda", enabled=amp and dev.type == "cuda")
     w = loss_weights(net, "mixed")
 
-    def step():
-        with torch.no_grad():
-            x, t = training_pair(model, fv, tr)
-            if patch:
-                x, t = x[..., :patch, :patch], t[..., :patch, :patch]
-            target = net.normalize_target(t)
-            if dev.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+    gen = torch.Generator().manual_seed(0)
+
+    def step():  # the training loop's own step (ltl.training.losses)
+        x, target = network_batch(model, fv, tr, patch=patch, gen=gen)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=amp and dev.type == "cuda"):
             z = net(x)
-        batch_loss = loss(z, target, None if w is None else w.to(dev))
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(batch_loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        optimizer_step(loss(z, target, None if w is None else w.to(dev)), opt, scaler, list(net.parameters()))
 
     for _ in range(3):
         step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+    sync(dev)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
+    sync(dev)
     return steps * batch_size / (time.perf_counter() - t0)
 
 

@@ -96,10 +96,10 @@ def run(args) -> int:
             extra = {"f_vis": f_vis.cpu(), "contribution": rec.parts["contribution"].cpu()}
     out.mkdir(parents=True, exist_ok=True)
     save_scan(out / "scan.npz", scan, overwrite=True)
-    methods = list(results)
+    shown = list(results)
     stack = torch.stack([v["images"] for v in results.values()], dim=1)  # (phantom, method, N, N)
     save_reconstruction(out / "reconstructions.npz", stack.reshape(-1, g.image_size, g.image_size), g,
-                        {"layout": "phantom-major: index = phantom * len(methods) + method", "methods": methods,
+                        {"layout": "phantom-major: index = phantom * len(methods) + method", "methods": shown,
                          "phantoms": phantoms, "settings": {k: v["settings"] for k, v in results.items()}},
                         overwrite=True, **extra)
     cases = [{"name": ph, "truth": scan.images[i], "images": {k: v["images"][i] for k, v in results.items()},

@@ -14,7 +14,7 @@ def run(args) -> int:
     import torch
 
     from ..version import __version__
-    from ..runtime import astra_cuda_available, num_workers
+    from ..runtime import astra_cuda_available, default_device, num_workers
 
     try:
         import astra
@@ -31,7 +31,7 @@ def run(args) -> int:
         "astra-toolbox": astra_version,
         "ASTRA CUDA": "yes" if cuda else "no",
         "torch CUDA": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no",
-        "device": "cuda" if cuda and torch.cuda.is_available() else "cpu",
+        "device": default_device().type,
         "CPU threads": str(num_workers()),
     }
     if args.json:

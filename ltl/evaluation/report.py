@@ -20,13 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..runtime.files import atomic_write, temporary_sibling
+from ..runtime.files import atomic_path, atomic_write
 from .pipeline import NAMES
 from .scoring import QUANTITIES, Evaluation
 
@@ -76,13 +75,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _save_png(path: Path, draw) -> None:
-    tmp = temporary_sibling(path, ".png")
-    try:
+    with atomic_path(path, ".png") as tmp:
         draw(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, montage: int = 3) -> Path:

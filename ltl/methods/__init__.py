@@ -21,7 +21,8 @@ from .model_based import CGLS, FBP, SIRT, TV, FBPSettings, ShearletL1, ShearletL
 from .learned import LtIMethod, LtINoSplit, PostProcFBP, PostProcL1
 
 __all__ = ["Method", "Reconstruction", "register", "REGISTRY", "names", "get", "create", "parse", "label",
-           "FBPSettings", "ShearletL1Settings"]
+           "FBPSettings", "ShearletL1Settings", "FBP", "SIRT", "CGLS", "TV", "ShearletL1", "LtIMethod", "LtINoSplit",
+           "PostProcFBP", "PostProcL1"]
 
 
 def names(*, learned: bool | None = None) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from ..runtime.devices import astra_cuda_available as cuda_available, num_workers
+from ..runtime.devices import num_workers
 
 CPU_PROJECTORS = ("linear", "line", "strip")
 

@@ -6,6 +6,8 @@ import threading
 
 import torch
 
+from ..runtime.devices import default_device
+
 from ..geometry import Geometry
 from . import _astra
 from .base import LinearOperator, power_norm
@@ -137,7 +139,7 @@ class RadonOperator(LinearOperator):
         if val is None:
             dev = self.device
             if dev is None:
-                dev = torch.device("cuda" if torch.cuda.is_available() and _astra.cuda_available() else "cpu")
+                dev = default_device()
             val = power_norm(self, iters=100, rtol=1e-6, device=dev)
             with _norm_lock:
                 _norm_cache[key] = val

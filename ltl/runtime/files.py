@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from contextlib import contextmanager
+from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["atomic_write", "atomic_bytes", "temporary_sibling", "default_permissions", "json_safe"]
+__all__ = ["atomic_write", "atomic_path", "atomic_bytes", "temporary_sibling", "default_permissions", "json_safe"]
 
 
 def default_permissions(path: str | os.PathLike) -> None:
@@ -72,3 +73,17 @@ def json_safe(o):
     if isinstance(o, Path):
         return str(o)
     return o
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path next to ``path`` for a writer that needs a file name (h5py, matplotlib);
+    renamed to ``path`` when the block ends normally, deleted when it raises."""
+    p = Path(path)
+    tmp = temporary_sibling(p, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

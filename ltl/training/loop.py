@@ -254,13 +254,7 @@ def _train_epoch(run: _Run, loader, epoch: int, last_done: int) -> tuple[torch.T
     for batch in loader:
         f_vis = losses.network_start(run.model, batch, dev, non_blocking=True)
         truth = batch["truth"].to(dev, non_blocking=True)
-        with torch.no_grad():
-            x, t = losses.training_pair(run.model, f_vis, truth)
-            if config.patch is not None:
-                x, t = losses.random_crop(x, t, config.patch, gen)
-            target = net.normalize_target(t)
-            if dev.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+        x, target = losses.network_batch(run.model, f_vis, truth, patch=config.patch, gen=gen)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=run.use_amp):
             z = run.ddp_net(x)
         batch_loss = losses.loss(z, target, run.weights)
@@ -276,13 +270,7 @@ def _train_epoch(run: _Run, loader, epoch: int, last_done: int) -> tuple[torch.T
                 f"the last good checkpoint is {last}. Check the data for NaN/inf, lower --lr or set a "
                 "gradient clip, then --resume"
             )
-        run.opt.zero_grad(set_to_none=True)
-        run.scaler.scale(batch_loss).backward()
-        if config.grad_clip is not None:
-            run.scaler.unscale_(run.opt)
-            torch.nn.utils.clip_grad_norm_(run.params, config.grad_clip)
-        run.scaler.step(run.opt)
-        run.scaler.update()
+        losses.optimizer_step(batch_loss, run.opt, run.scaler, run.params, config.grad_clip)
         loss_sum += batch_loss.detach().double()
         steps += 1
         seen += x.shape[0]

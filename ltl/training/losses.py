@@ -12,7 +12,8 @@ import torch
 
 from .config import LOSSES
 
-__all__ = ["coefficients", "training_pair", "random_crop", "data_keys", "network_start", "loss_weights", "loss"]
+__all__ = ["coefficients", "training_pair", "random_crop", "data_keys", "network_start", "loss_weights", "loss",
+           "network_batch", "optimizer_step"]
 
 
 def coefficients(model, f_vis: torch.Tensor) -> torch.Tensor | None:
@@ -105,3 +106,35 @@ def loss(z: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
     if weights is not None:
         e = e * weights
     return e.mean(dim=(1, 2, 3)) if per_sample else e.mean()
+
+
+@torch.no_grad()
+def network_batch(model, f_vis: torch.Tensor, truth: torch.Tensor, *, patch: int | None = None,
+                  gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training step's network input and normalised target, as the training loop makes them.
+
+    :func:`training_pair`, then (with ``patch``) the same random ``patch × patch`` crop of both
+    drawn from ``gen`` (:func:`random_crop`), then the target standardised by the network
+    (``net.normalize_target``); on CUDA the input is made channels-last. Returns ``x`` and the
+    target, both ``(B, C, H, W)`` on the model's device.
+    """
+    x, t = training_pair(model, f_vis, truth)
+    if patch is not None:
+        x, t = random_crop(x, t, patch, gen if gen is not None else torch.Generator().manual_seed(0))
+    target = model.net.normalize_target(t)
+    if x.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, target
+
+
+def optimizer_step(batch_loss: torch.Tensor, opt: torch.optim.Optimizer, scaler, params,
+                   grad_clip: float | None = None) -> None:
+    """Backward pass and optimiser step through the AMP ``scaler`` (a disabled one on the CPU),
+    with the gradient norm of ``params`` clipped to ``grad_clip`` when given."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(batch_loss).backward()
+    if grad_clip is not None:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(opt)
+    scaler.update()

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ...geometry import Geometry
-from ...runtime.files import temporary_sibling
+from ...runtime.files import atomic_path
 from ...solvers.settings import L1Settings
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DATASET_PHANTOMS", "ARRAYS", "h5py_module", "open_dataset",
@@ -105,8 +104,7 @@ def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometr
     ``settings`` is the JSON-safe settings dict (with ``ltl_version``); every ``done`` flag is False.
     """
     h5py = h5py_module()
-    tmp = temporary_sibling(path, ".h5.tmp")
-    try:
+    with atomic_path(path, ".h5.tmp") as tmp:
         m = int(seeds.size)
         n = geometry.image_size
         v, d = geometry.sino_shape
@@ -119,10 +117,6 @@ def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometr
             f.create_dataset("sinogram", (m, v, d), dtype="f4", chunks=(1, v, d))
             f.create_dataset("seed", data=seeds.astype(np.int64))
             f.create_dataset("done", (m,), dtype=bool, fillvalue=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _canonical(settings: dict) -> dict:
