@@ -1,8 +1,12 @@
 """Model checkpoints shared by every ltl model: a directory with ``model.pt`` and ``model.json``.
 
 ``model.pt``    ``torch.save(state_dict)``, loaded with ``torch.load(..., weights_only=True)``
-``model.json``  metadata (``format``, ``kind``, ltl version, geometry, settings, provenance) and the
-                SHA-256 of ``model.pt``
+``model.json``  metadata (``format``, ``kind``, ltl version, geometry, settings, provenance), the
+                SHA-256 of ``model.pt`` and a manifest hash, the SHA-256 of the metadata's canonical
+                JSON (sorted keys, no spaces) without the manifest entry itself: it covers the weights
+                through their hash and every metadata value, so an edited geometry or solver setting
+                is refused on loading (``manifest_sha256``; checkpoints written before it existed have
+                none and are read as before)
 Each file is written to a temporary file and moved into place with ``os.replace``; the weights go
 first, so a metadata file always describes complete weights (the hash catches a mismatch).
 
@@ -21,7 +25,7 @@ import torch
 from ..runtime.files import atomic_write
 from . import registry
 
-__all__ = ["WEIGHTS_NAME", "META_NAME", "KINDS", "save_dir", "read_meta", "load_state", "read_kind", "load_model",
+__all__ = ["WEIGHTS_NAME", "META_NAME", "KINDS", "manifest_hash", "save_dir", "read_meta", "load_state", "read_kind", "load_model",
            "model_from_metadata"]
 
 WEIGHTS_NAME = "model.pt"
@@ -38,6 +42,12 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def manifest_hash(meta: dict) -> str:
+    """SHA-256 of ``meta``'s canonical JSON (sorted keys, compact), without ``manifest_sha256``."""
+    body = {k: v for k, v in meta.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def save_dir(model: torch.nn.Module, path: str | Path, meta: dict, what: str) -> Path:
     """Write ``path/model.pt`` (the model's state dict) and ``path/model.json`` (``meta`` + hash)."""
     d = Path(path)
@@ -47,13 +57,15 @@ def save_dir(model: torch.nn.Module, path: str | Path, meta: dict, what: str) ->
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_write(d / WEIGHTS_NAME, lambda f: torch.save(state, f))
     meta = dict(meta, weights=WEIGHTS_NAME, weights_sha256=sha256(d / WEIGHTS_NAME))
+    meta["manifest_sha256"] = manifest_hash(meta)
     atomic_write(d / META_NAME, lambda f: f.write(json.dumps(meta, indent=1).encode()))
     return d
 
 
 def read_meta(path: str | Path, what: str = "model", hint: str = "`ltl train` (RUN_DIR/model)") -> tuple[dict, Path, Path]:
     """Metadata, weights path and metadata path of a checkpoint directory (or its ``model.json`` /
-    ``model.pt``); checks that both files exist, the JSON and the weights' hash.
+    ``model.pt``); checks that both files exist, the JSON, the manifest hash over the metadata and
+    the weights' hash.
 
     Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt one.
     """
@@ -69,6 +81,10 @@ def read_meta(path: str | Path, what: str = "model", hint: str = "`ltl train` (R
         raise ValueError(f"{meta_p} is not valid JSON ({exc}); the checkpoint is corrupt, re-save it") from exc
     if not isinstance(meta, dict):
         raise ValueError(f"{meta_p} does not hold {what} metadata")
+    manifest = meta.get("manifest_sha256")
+    if manifest is not None and manifest != manifest_hash(meta):
+        raise ValueError(f"{meta_p} was changed after the model was saved (its manifest hash does not match its "
+                         "contents); restore the file or re-save the model")
     want = meta.get("weights_sha256")
     if want and sha256(weights_p) != want:
         raise ValueError(f"{weights_p} does not match the hash in {meta_p} (a partial or mixed checkpoint); "
