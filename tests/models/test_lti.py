@@ -111,6 +111,10 @@ def test_missing_and_corrupt_checkpoints(model, tmp_path):
     meta = json.loads((d / "model.json").read_text())
     del meta["weights_sha256"]
     (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="changed after the model was saved"):  # the manifest covers the hash
+        LtI.load(d)
+    del meta["manifest_sha256"]  # a checkpoint written before hashes existed
+    (d / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="not a readable torch state dict"):
         LtI.load(d)
     meta["format"] = "something"
