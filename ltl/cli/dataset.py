@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..data.dataset import (DATASET_PHANTOMS, TEST_SEEDS, VAL_SEEDS, dataset_info, make_dataset, merge_shards)
+from ..data.phantoms import FAMILIES
 from ..data.dataset.writer import DEFAULT_CHUNK
 from ..geometry import Geometry
 from ..shearlets.settings import FrameSettings
@@ -15,6 +16,25 @@ from ..solvers.settings import L1Settings
 from .common import add_scan_options, device_of, geometry_from_args
 
 __all__ = ["add_parser", "run_make", "run_merge", "run_info"]
+
+PHANTOM_HELP = (f"a phantom family ({', '.join(FAMILIES)}); 'shepp-logan' (fixed); crops:FOLDER (crops of your "
+                "images); or a mix, e.g. mix:ellipses=1,polygons=1 (NAME=WEIGHT, weight 1 if omitted; 'all' for every "
+                "family, '-NAME' to leave one out: mix:all,-vessels), each sample's family drawn from its seed "
+                f"[{DATASET_PHANTOMS[0]}]")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _print_estimate(info: dict) -> None:
+    print(f"ltl dataset: estimated {_duration(info['seconds'])} for {info['samples']} samples "
+          f"({info['seconds_per_sample']:.2f} s per sample, {info['iterations']} solver iterations; {info['how']})",
+          flush=True)
 
 
 def run_make(args) -> int:
@@ -30,14 +50,15 @@ def run_make(args) -> int:
     res = make_dataset(out, phantom=args.phantom, count=args.count, geometry=g, noise=args.noise,
                        photons=args.photons, seed=args.seed, val_count=args.val_count, test_count=args.test_count,
                        chunk=args.chunk, solver_settings=solver, frame_settings=frame, device=device,
-                       progress=not args.no_progress, overwrite=args.overwrite)
+                       progress=not args.no_progress, overwrite=args.overwrite,
+                       estimate=None if args.no_progress else _print_estimate)
     dt = time.perf_counter() - t0
     if res != out:
         print(f"wrote shard {res} ({dt:.1f} s); run `ltl dataset merge {out} --world-size W` when all ranks finished")
     elif int(os.environ.get("RANK", 0)) == 0:
         info = dataset_info(out)
         print(f"wrote {out}: {info['done']}/{info['samples']} samples ({', '.join(f'{k} {v}' for k, v in info['splits'].items())}), "
-              f"{g.describe()}, noise η={args.noise:g} ({dt:.1f} s)")
+              f"{g.describe()}, phantom {info['phantom']}, noise η={args.noise:g} ({dt:.1f} s)")
     return 0
 
 
@@ -58,6 +79,16 @@ def run_info(args) -> int:
         print(f"{info['path']}: {info['done']}/{info['samples']} samples done, splits {info['splits']}")
         print(f"geometry   {g.describe()}")
         print(f"phantom    {info['phantom']}, noise η={info['noise']:g}, seeds {info['seed_ranges']}")
+        if info.get("mix"):
+            mix = info["mix"]
+            total = sum(mix["weights"])
+            print("mix        " + ", ".join(f"{f} {w:g} ({w / total:.0%})"
+                                            for f, w in zip(mix["families"], mix["weights"])))
+        fams = info["families"]
+        width = max(len(f) for f in fams)
+        print("families   " + "\n           ".join(
+            f"{f:<{width}}  {sum(c.values())} samples ({', '.join(f'{k} {v}' for k, v in c.items())})"
+            for f, c in fams.items()))
         print(f"solver     {info['solver']}")
         print(f"frame      {info['frame']}")
         print(f"ltl        {info['ltl_version']}")
@@ -71,8 +102,7 @@ def add_parser(subparsers) -> None:
 
     s = sub.add_parser("make", help="simulate scans, reconstruct with l1-shearlet, write (or resume) an HDF5 file")
     s.add_argument("--out", required=True, help="dataset file to write (.h5); an unfinished one is resumed")
-    s.add_argument("--phantom", default=DATASET_PHANTOMS[0], choices=DATASET_PHANTOMS,
-                   help=f"phantom family [{DATASET_PHANTOMS[0]}]")
+    s.add_argument("--phantom", default=DATASET_PHANTOMS[0], help=PHANTOM_HELP)
     s.add_argument("--count", type=int, required=True, help="samples with seeds SEED..SEED+COUNT-1")
     s.add_argument("--val-count", type=int, default=0, help=f"extra validation samples, seeds from {VAL_SEEDS.start} [0]")
     s.add_argument("--test-count", type=int, default=0, help=f"extra test samples, seeds from {TEST_SEEDS.start} [0]")
@@ -89,7 +119,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("--chunk", type=int, default=DEFAULT_CHUNK,
                    help=f"samples per batch and per resumable chunk [{DEFAULT_CHUNK}]")
     s.add_argument("--device", default=None, help="torch device [cuda if torch and ASTRA see it, else cpu]")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--no-progress", action="store_true",
+                   help="no progress bar and no time estimate (which times one extra sample before the start)")
     s.add_argument("--overwrite", action="store_true", help="replace a file made with other settings")
     s.set_defaults(func=run_make)
 

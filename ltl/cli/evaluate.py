@@ -1,4 +1,8 @@
-"""``ltl evaluate``: every method on a test set (or on out-of-distribution scans), and a report."""
+"""``ltl evaluate``: every method on a test set or on simulated scans of any phantom families, and a report.
+
+The scores are broken down by phantom family and split into the families the learned models were
+trained on (read from their provenance) and those held out.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +64,8 @@ def _scan_geometry(args, checkpoints: dict):
 
 
 def run(args) -> int:
-    from ..evaluation import check_report_dir, evaluate, markdown_table, parse_methods, shifted_scans, write_report
+    from ..evaluation import (check_report_dir, evaluate, family_tables, markdown_table, parse_methods, shifted_scans,
+                              write_report)
 
     try:
         methods = parse_methods(args.methods)
@@ -84,9 +89,10 @@ def run(args) -> int:
             what += f" ({args.split} split)"
     else:
         g, whose = _scan_geometry(args, checkpoints)
-        data = shifted_scans(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons,
-                             seed=args.seed)
-        what = (f"{data.sinogram.shape[0]} simulated scans of {args.phantom} (seed {args.seed}, noise "
+        if args.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {args.seed}")
+        data = shifted_scans(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons, seed=args.seed)
+        what = (f"{data.sinogram.shape[0]} simulated scans of {data.meta['phantom']} (seeds from {args.seed}, noise "
                 f"η={args.noise:g}), {whose} geometry")
     t0 = time.perf_counter()
     print(f"ltl evaluate: {', '.join(methods)} on {what}, on {device.type}")
@@ -96,6 +102,10 @@ def run(args) -> int:
     write_report(ev, out, overwrite=args.overwrite, montage=args.montage)
     print()
     print(markdown_table(ev))
+    by_family = family_tables(ev)
+    if by_family:
+        print()
+        print(by_family.rstrip())
     print(f"\nwrote {out}/report.md, results.json, results.csv, reconstructions.npz and the figures "
           f"({len(ev.ids)} images, {time.perf_counter() - t0:.1f} s)")
     return 0
@@ -103,13 +113,15 @@ def run(args) -> int:
 
 def add_parser(subparsers) -> None:
     """Register ``ltl evaluate``."""
-    from ..evaluation import METHODS
+    from ..data.dataset import TEST_SEEDS
+    from ..evaluation import METHODS, SHIFT_PHANTOMS
 
     s = subparsers.add_parser("evaluate", help="run FBP, SIRT, TV, l1-shearlet, LtI and the learned baselines on a "
                                                 "test set and write a report (metrics, figures)")
     src = s.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="dataset file (.h5) from `ltl dataset make`, or a scan file (.npz)")
-    src.add_argument("--phantom", help="simulate scans instead (distribution shift): 'shepp-logan-variants' or a "
+    src.add_argument("--phantom", help="simulate scans instead: FAMILY[,FAMILY...] (--count scans of each; families: "
+                                       f"{', '.join(SHIFT_PHANTOMS)}, crops:FOLDER), a mix (mix:NAME=W,...), or a "
                                        "file/folder of images (PNG, TIFF, NPY)")
     s.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
                    help="samples of a dataset file [test]")
@@ -123,8 +135,10 @@ def add_parser(subparsers) -> None:
                                                                   "(ltl train --model postproc-l1)")
     s.add_argument("--checkpoint-nosplit", default=None, help="model for ltl-nosplit (ltl train --model ltl-nosplit)")
     g = s.add_argument_group("simulated scans (--phantom)")
-    g.add_argument("--count", type=int, default=8, help="number of Shepp–Logan variants [8]")
-    g.add_argument("--seed", type=int, default=0, help="seed of the variants and of the noise [0]")
+    g.add_argument("--count", type=int, default=8, help="scans per family, or of a mix [8]")
+    g.add_argument("--seed", type=int, default=TEST_SEEDS.start,
+                   help=f"first phantom seed; each scan's noise uses its phantom's seed [{TEST_SEEDS.start}, the first "
+                        "test seed]")
     g.add_argument("--size", type=int, default=None, help="image size N [the checkpoint's, else 256]")
     g.add_argument("--range", type=float, default=None, help="angular range in degrees [the checkpoint's, else 120]")
     g.add_argument("--step", type=float, default=None, help="angular step in degrees [the checkpoint's, else 1]")

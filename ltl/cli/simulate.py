@@ -1,4 +1,9 @@
-"""``ltl simulate``: limited-angle scans of phantoms, projected from a finer grid (no inverse crime)."""
+"""``ltl simulate``: limited-angle scans of phantoms, projected from a finer grid (no inverse crime).
+
+``--phantom`` takes a phantom family (:data:`ltl.data.phantoms.FAMILIES`), a mix
+(``mix:ellipses=1,polygons=1``: each scan's family drawn from its seed), ``crops:FOLDER``,
+``shepp-logan`` or a user's image file or folder.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +36,13 @@ def run(args) -> int:
 
 def add_parser(sub) -> None:
     s = sub.add_parser("simulate", help="simulate limited-angle scans of phantoms (no inverse crime)")
+    from ..data.phantoms import FAMILIES
+
     s.add_argument("--phantom", default="ellipses",
-                   help="'ellipses', 'shepp-logan', or an image file/folder (.npy, .npz, PNG, TIFF) [ellipses]")
-    s.add_argument("--count", type=int, default=1, help="number of random phantoms [1]")
+                   help=f"a phantom family ({', '.join(FAMILIES)}), 'shepp-logan' (fixed), a mix "
+                        "(mix:ellipses=1,polygons=1, each scan's family drawn from its seed), crops:FOLDER (crops of "
+                        "your images), or an image file/folder (.npy, .npz, PNG, TIFF) [ellipses]")
+    s.add_argument("--count", type=int, default=1, help="number of phantoms, seeds SEED..SEED+COUNT-1 [1]")
     add_scan_options(s)
     s.add_argument("--seed", type=int, default=0, help="seed of phantoms and noise [0]")
     s.add_argument("--out", required=True, help="scan file to write (.npz)")

@@ -9,11 +9,14 @@ import torch
 
 from ..geometry import Geometry
 from ..operators import RadonOperator
-from .phantoms import block_mean, load_images, random_ellipses, shepp_logan
+from .phantoms import (FAMILIES, IMAGE_SUFFIXES, block_mean, family_names, is_family, is_mix, load_images, parse_mix,
+                       phantom_images, shepp_logan)
 
 __all__ = ["Scan", "simulate", "simulate_phantoms", "add_noise", "PHANTOMS"]
 
-PHANTOMS = ("ellipses", "shepp-logan")
+#: Named phantoms of :func:`simulate_phantoms`: the families of :data:`~ltl.data.phantoms.FAMILIES`
+#: and the fixed Shepp–Logan phantom (also accepted: ``'mix:...'``, ``'crops:PATH'``, image files).
+PHANTOMS = family_names() + ("shepp-logan",)
 
 
 @dataclass(frozen=True)
@@ -126,19 +129,73 @@ def simulate_phantoms(
     seed: int = 0,
     oversample: int = 2,
 ) -> Scan:
-    """Simulate ``count`` scans of ``'ellipses'``, ``'shepp-logan'`` or the images in a file/folder.
+    """Simulate ``count`` scans of a phantom family, a mix, Shepp–Logan or a user's images.
 
-    Random ellipses use seeds ``seed .. seed+count−1``; the noise uses ``seed`` too (see
-    :func:`add_noise`). A user's images (see :func:`~ltl.data.phantoms.load_images`) are resampled
-    to the fine grid with linear interpolation; ``count`` is then ignored.
+    Parameters
+    ----------
+    phantom : str
+        A family of :data:`~ltl.data.phantoms.FAMILIES` (``'ellipses'``, ``'polygons'``, ...),
+        ``'crops:PATH'`` (crops of the images at PATH), a mix ``'mix:NAME=W,...'``
+        (:func:`~ltl.data.phantoms.parse_mix`; each scan's family drawn from its seed),
+        ``'shepp-logan'`` (the fixed phantom, ``count`` copies), or an image file or folder
+        (:func:`~ltl.data.phantoms.load_images`, resampled to the fine grid with linear
+        interpolation; ``count`` is then ignored).
+    geometry : Geometry
+        The scan geometry (N×N reconstruction grid).
+    count : int
+        Number of scans; phantom i has seed ``seed + i``.
+    noise, photons : float
+        See :func:`add_noise`; the noise uses ``seed`` too (one stream over the scans).
+    seed : int
+        First phantom seed and the noise seed.
+    oversample : int
+        k: phantoms are made on the k·N grid and projected from it (default 2).
+
+    Returns
+    -------
+    Scan
+        ``meta`` records the phantom, its seed, the count and the noise; for a mix also ``mix``
+        and each scan's ``families``, for crops of a user's images the ``images`` they came from.
+
+    Raises
+    ------
+    ValueError
+        An unknown family or a bad mix (one line naming the valid families).
+    FileNotFoundError
+        A path to images that does not exist.
     """
     n = geometry.image_size
-    if phantom == "ellipses":
-        fine = random_ellipses(count, n, seed=seed, oversample=oversample)
-    elif phantom == "shepp-logan":
+    extra: dict = {}
+    if phantom == "shepp-logan":
         fine = shepp_logan(n, oversample=oversample).expand(count, -1, -1).contiguous()
+    elif is_family(phantom) or is_mix(phantom):
+        if int(count) < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        gens: dict = {}
+        fine, fams = phantom_images(phantom, range(seed, seed + count), n, oversample=oversample, generators=gens)
+        if is_mix(phantom):
+            mix = parse_mix(phantom)
+            extra = {"mix": mix.to_dict(), "families": fams}
+            phantom = mix.spec
+        records = {k: g.record() for k, g in gens.items() if hasattr(g, "record")}
+        if records:
+            extra["images"] = records
     else:
+        _check_image_path(phantom)
         fine = load_images(phantom, size=n * oversample)
     scan = simulate(fine, geometry, oversample=oversample, noise=noise, photons=photons, seed=seed)
-    meta = dict(scan.meta, phantom=phantom, phantom_seed=seed, count=int(fine.shape[0]))
+    meta = dict(scan.meta, phantom=phantom, phantom_seed=seed, count=int(fine.shape[0]), **extra)
     return Scan(scan.sinogram, geometry, scan.images, meta)
+
+
+def _check_image_path(phantom) -> None:
+    """A clear error for a phantom that is neither a known name nor an existing path."""
+    from pathlib import Path
+
+    p = Path(phantom)
+    if p.exists():
+        return
+    if p.suffix.lower() in IMAGE_SUFFIXES or len(p.parts) > 1:
+        raise FileNotFoundError(f"no such image file or folder: {p}")
+    raise ValueError(f"unknown phantom {str(phantom)!r}: pass a family ({', '.join(FAMILIES)}), 'shepp-logan', "
+                     "a mix such as mix:ellipses=1,polygons=1, crops:FOLDER, or an image file or folder")

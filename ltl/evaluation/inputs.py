@@ -1,5 +1,5 @@
 """What ``ltl evaluate`` reads: a dataset file (its truth, sinograms and stored f_vis), a scan file
-or an in-memory Scan, as one :class:`EvalData`."""
+or an in-memory Scan, as one :class:`EvalData`, with the phantom family of each image where known."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from ..geometry import Geometry
 from ..runtime.files import json_safe
 
-__all__ = ["EvalData", "load_data"]
+__all__ = ["EvalData", "load_data", "scan_families"]
 
 
 @dataclass
@@ -28,6 +28,7 @@ class EvalData:
     seed: int | None = None
     dataset: Any = None  # an LtIDataset with key 'f_vis' for the cache, opened lazily
     fvis_settings: dict | None = None  # {'solver': ..., 'frame': ...} of the stored f_vis
+    families: list | None = None  # the phantom family of each image, where known
 
 
 def load_data(data, *, split: str | None = None, limit: int | None = None) -> EvalData:
@@ -56,9 +57,25 @@ def load_data(data, *, split: str | None = None, limit: int | None = None) -> Ev
     k = m if limit is None else min(limit, m)
     meta = scan.meta or {}
     seed = meta.get("phantom_seed", meta.get("noise_seed"))
+    fams = scan_families(meta, m)
     return EvalData(scan.sinogram[:k].float().contiguous(), scan.geometry,
-                 None if scan.images is None else scan.images[:k].float().contiguous(), list(range(k)), "index",
-                 dict(info, images=k, of=m), seed if isinstance(seed, int) else None)
+                    None if scan.images is None else scan.images[:k].float().contiguous(), list(range(k)), "index",
+                    dict(info, images=k, of=m), seed if isinstance(seed, int) else None,
+                    families=None if fams is None else fams[:k])
+
+
+def scan_families(meta: dict, count: int) -> list[str] | None:
+    """The family of each of a scan's ``count`` images from its ``meta``: its ``families`` list, or
+    its ``phantom`` when that names one family (or the fixed ``'shepp-logan'``); else None."""
+    from ..data.phantoms import is_family
+
+    fams = meta.get("families")
+    if isinstance(fams, list) and len(fams) == count and all(isinstance(f, str) for f in fams):
+        return list(fams)
+    phantom = meta.get("phantom")
+    if isinstance(phantom, str) and (is_family(phantom) or phantom == "shepp-logan"):
+        return [phantom] * count
+    return None
 
 
 def _load_dataset(path: Path, split: str | None, limit: int | None) -> EvalData:
@@ -76,4 +93,5 @@ def _load_dataset(path: Path, split: str | None, limit: int | None) -> EvalData:
     cache = LtIDataset(path, split=split, keys=("f_vis",))
     fvis = {"solver": {kk: v for kk, v in s["solver"].items() if kk != "method"}, "frame": dict(s["frame"])}
     return EvalData(torch.stack([it["sinogram"] for it in items]), ds.geometry, torch.stack([it["truth"] for it in items]),
-                 [int(it["seed"]) for it in items], "sample seed", info, int(s.get("seed", 0)), cache, fvis)
+                    [int(it["seed"]) for it in items], "sample seed", info, int(s.get("seed", 0)), cache, fvis,
+                    [str(f) for f in ds.families[:k]])

@@ -1,9 +1,12 @@
 """The report directory of an evaluation.
 
 ``results.json``         the record (data, geometry, settings, seed, ltl version, checkpoint
-                         provenance), the summary (mean ± std per method) and every image's numbers
-``results.csv``          one row per image × method: ``image, id, method`` and :data:`QUANTITIES`
-``report.md``            a Markdown table of mean ± std per method, notes, and the figures
+                         provenance), the summary (mean ± std per method), the scores by phantom
+                         family (``families``: per family, in distribution and held out, with
+                         paired win counts against TV) and every image's numbers
+``results.csv``          one row per image × method: ``image, id, family, method`` and :data:`QUANTITIES`
+``report.md``            Markdown tables of mean ± std per method (overall, in distribution and held
+                         out, per family), notes, and the figures
 ``reconstructions.npz``  ``recon_<method>`` ``(M, N, N)`` float32 as the methods returned them,
                          ``truth`` (if known), ``sinogram``, ``ids``, the geometry arrays of a
                          reconstruction file and ``meta`` (JSON), so every number can be recomputed
@@ -29,7 +32,8 @@ from ..runtime.files import atomic_path, atomic_write
 from .pipeline import NAMES
 from .scoring import QUANTITIES, Evaluation
 
-__all__ = ["REPORT_FILES", "write_report", "check_report_dir", "load_reconstructions", "markdown_table"]
+__all__ = ["REPORT_FILES", "write_report", "check_report_dir", "load_reconstructions", "markdown_table",
+           "family_tables"]
 
 REPORT_FILES = ("results.json", "results.csv", "report.md", "reconstructions.npz", "montage.png",
                 "angular_error.png")
@@ -68,6 +72,65 @@ def markdown_table(ev: Evaluation) -> str:
         cells = [_fmt(ev.summary[m][q], q) + (note if q == "seconds" else "") for q, _ in cols]
         lines.append(f"| {NAMES[m]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+_FAMILY_COLUMNS = [("re", "RE"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("haarpsi", "HaarPSI")]
+
+
+def _scores_table(ev: Evaluation, scores: dict) -> list[str]:
+    """A Markdown table of one group's scores: mean ± std per method, and the win counts against TV."""
+    wins = scores.get("wins_vs_tv")
+    head = [c[1] for c in _FAMILY_COLUMNS] + (["PSNR > TV", "SSIM > TV"] if wins is not None else [])
+    lines = ["| method | " + " | ".join(head) + " |", "| --- |" + " --- |" * len(head)]
+    for m in ev.methods:
+        cells = [_fmt(scores["summary"][m][q], q) for q, _ in _FAMILY_COLUMNS]
+        if wins is not None:
+            w = wins.get(m)
+            cells += ["–", "–"] if w is None else [f"{w['psnr']}/{w['n']}", f"{w['ssim']}/{w['n']}"]
+        lines.append(f"| {NAMES[m]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _images(n: int) -> str:
+    return f"{n} image" if n == 1 else f"{n} images"
+
+
+def family_tables(ev: Evaluation) -> str:
+    """Markdown: the scores of the in-distribution and the held-out families, then of each family
+    ("" when the images' families or their truths are unknown)."""
+    b = ev.breakdown
+    if not b:
+        return ""
+    lines = []
+    split_by = b.get("split_by")
+    learned = list(b["status"])
+    if split_by is not None:
+        lines += ["## In distribution and held out", "",
+                  f"Families split by {NAMES[split_by]} (`{split_by}`), trained on "
+                  f"{', '.join(b['trained_on'][split_by])} (from its provenance)."]
+        others = [m for m in learned if m != split_by and b["trained_on"][m] != b["trained_on"][split_by]]
+        for m in others:
+            t = b["trained_on"][m]
+            lines.append(f"{NAMES[m]} (`{m}`) was trained on " + (", ".join(t) if t else "unknown families") +
+                         "; its status per family is in the family headings below.")
+        for key, title in (("in_distribution", "In distribution"), ("held_out", "Held out")):
+            g = b["groups"][key]
+            lines += ["", f"### {title}: {', '.join(g['families']) or 'none'} ({_images(g['images'])})", ""]
+            if g["images"]:
+                lines += _scores_table(ev, g)
+    elif learned:
+        lines += ["No learned model records its training families (no provenance): families are not split into "
+                  "in distribution and held out."]
+    lines += ["", "## By family", ""]
+    for fam in b["families"]:
+        f = b["by_family"][fam]
+        status = "; ".join(f"{NAMES[m]}: {b['status'][m][fam]}" for m in learned)
+        lines += [f"### {fam} ({_images(f['images'])}{'; ' + status if status else ''})", ""]
+        lines += _scores_table(ev, f) + [""]
+    if any("wins_vs_tv" in f for f in b["by_family"].values()):
+        lines.append("Mean ± sample standard deviation; k/n: the images (of n) where the method's PSNR (SSIM) is "
+                     "above TV's on the same image.")
+    return "\n".join(lines).strip() + "\n"
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -120,7 +183,8 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
             images = {NAMES[m]: ev.reconstructions[m][i].clamp(0, 1) for m in ev.methods}
             metrics = {NAMES[m]: {q: ev.per_image[m][q][i] for q in ("re", "ssim")} for m in ev.methods} \
                 if ev.truth is not None else None
-            cases.append({"name": f"{ev.record.get('id_kind', 'image')} {ev.ids[i]}",
+            fam = f" ({ev.families[i]})" if ev.families is not None else ""
+            cases.append({"name": f"{ev.record.get('id_kind', 'image')} {ev.ids[i]}{fam}",
                           "truth": ev.truth[i] if ev.truth is not None else None, "images": images,
                           "metrics": metrics})
         _save_png(out / "montage.png", lambda p: save_comparison(p, cases))
@@ -135,10 +199,11 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["image", "id", "method", *QUANTITIES])
+    w.writerow(["image", "id", "family", "method", *QUANTITIES])
     for i, ident in enumerate(ev.ids):
+        fam = "" if ev.families is None else ev.families[i]
         for m in ev.methods:
-            w.writerow([i, ident, m, *("" if ev.per_image[m][q][i] is None else repr(float(ev.per_image[m][q][i]))
+            w.writerow([i, ident, fam, m, *("" if ev.per_image[m][q][i] is None else repr(float(ev.per_image[m][q][i]))
                                        for q in QUANTITIES)])
     _write_text(out / "results.csv", buf.getvalue())
 
@@ -152,8 +217,9 @@ def _markdown(ev: Evaluation, figures: dict) -> str:
     src = data.get("path", "a scan in memory")
     what = {"dataset": f"dataset `{src}`, split {data.get('split')}",
             "scan file": f"scan file `{src}`", "scan": "simulated scans"}.get(data.get("kind"), str(src))
-    if data.get("meta", {}).get("phantom"):
-        what += f" (phantom {data['meta']['phantom']})"
+    phantom = (data.get("meta") or {}).get("phantom") or (data.get("settings") or {}).get("phantom")
+    if phantom:
+        what += f" (phantom {phantom})"
     lines = [f"# ltl evaluation: {len(ev.ids)} images", "",
              f"- data: {what}; {r['images']} of {data.get('of', r['images'])} images ({_plural(r['id_kind'])} "
              f"{_ids(ev.ids)})",
@@ -166,6 +232,9 @@ def _markdown(ev: Evaluation, figures: dict) -> str:
               if not r["methods"][m]["timing"].startswith("end to end")]
     if timing:
         lines += ["", "† Times: " + "; ".join(timing) + ". The other times are end to end."]
+    fam = family_tables(ev)
+    if fam:
+        lines += ["", fam.rstrip()]
     lines += ["", "## Methods", ""]
     for m in ev.methods:
         rec = r["methods"][m]

@@ -22,6 +22,10 @@ Scores per image: RE, PSNR, SSIM, HaarPSI (:func:`ltl.metrics.all_metrics`) of t
 clipped to [0, 1] against the truth; the share of the error's energy in the missing wedge
 (:func:`~ltl.evaluation.spectrum.missing_wedge_fraction`, same clipped image); the data residual
 ‖Af − y‖/‖y‖ of the reconstruction as the method returns it (unclipped); seconds per slice.
+
+When the images' phantom families are known (a dataset, a scan file or simulated scans that
+record them), the scores are also broken down by family and split into the families the learned
+models were trained on and those held out (:mod:`~ltl.evaluation.families`).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ import datetime
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from ..geometry import Geometry
 from ..runtime.devices import default_device
 from ..runtime.files import json_safe
+from .families import family_breakdown, summary_of
 from .inputs import load_data
 from .pipeline import NAMES, Pipeline, check_settings, load_models, parse_methods
 
@@ -65,6 +69,11 @@ class Evaluation:
         relative to ‖truth‖², per method, with the bin centres in degrees.
     record : dict
         JSON-safe description: data, geometry, settings, checkpoints, seeds, ltl version.
+    families : list of str or None
+        The phantom family of each image, where known.
+    breakdown : dict or None
+        Scores by family, in distribution and held out (:func:`~ltl.evaluation.families.family_breakdown`);
+        None without families or ground truth.
     """
 
     geometry: Geometry
@@ -77,22 +86,19 @@ class Evaluation:
     summary: dict
     angular: dict | None
     record: dict = field(default_factory=dict)
+    families: list | None = None
+    breakdown: dict | None = None
 
     def to_json(self) -> dict:
-        """results.json: the record, the summary and every image's numbers."""
+        """results.json: the record, the summary, the scores by family and every image's numbers."""
         rows = []
         for i, ident in enumerate(self.ids):
+            fam = {} if self.families is None else {"family": self.families[i]}
             for m in self.methods:
-                rows.append({"image": i, "id": ident, "method": m,
+                rows.append({"image": i, "id": ident, **fam, "method": m,
                              **{q: self.per_image[m][q][i] for q in QUANTITIES}})
-        return json_safe(dict(self.record, summary=self.summary, per_image=rows, angular_error_energy=self.angular))
-
-
-def _summary(values: list) -> dict:
-    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
-    if v.size == 0:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
+        return json_safe(dict(self.record, summary=self.summary, families=self.breakdown, per_image=rows,
+                              angular_error_energy=self.angular))
 
 
 def residuals(A, reconstruction: torch.Tensor, sinogram: torch.Tensor, batch_size: int = 16) -> list[float]:
@@ -213,7 +219,10 @@ def evaluate(data, methods, *, checkpoints: dict | None = None, settings: dict |
             angular["bin_centres_deg"] = centres.tolist()
             angular["methods"][m] = (e / truth_energy[:, None]).mean(0).tolist()
         per_image[m] = q
-    summary = {m: {k: _summary(per_image[m][k]) for k in QUANTITIES} for m in methods}
+    summary = {m: {k: summary_of(per_image[m][k]) for k in QUANTITIES} for m in methods}
+    breakdown = None
+    if d.families is not None and d.truth is not None:
+        breakdown = family_breakdown(per_image, d.families, methods, records, ("re", "psnr", "ssim", "haarpsi"))
     record = {
         "format": "ltl-evaluation", "format_version": 1, "ltl_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -233,4 +242,10 @@ def evaluate(data, methods, *, checkpoints: dict | None = None, settings: dict |
                   "Seconds are per slice: a batch's time divided by its size (see each method's timing).",
                   "The summary holds the mean and the sample standard deviation (ddof=1) over the images."],
     }
-    return Evaluation(g, methods, rec, d.truth, d.sinogram, d.ids, per_image, summary, angular, json_safe(record))
+    if breakdown is not None:
+        record["notes"].append("By family: a learned model's families are those of its training data (its provenance); "
+                               "'in distribution' and 'held out' follow the first learned model whose training "
+                               "families are known. Wins against TV count the images where a method's PSNR (SSIM) is "
+                               "strictly above TV's on the same image.")
+    return Evaluation(g, methods, rec, d.truth, d.sinogram, d.ids, per_image, summary, angular, json_safe(record),
+                      None if d.families is None else list(d.families), json_safe(breakdown))

@@ -9,10 +9,22 @@ File layout (one HDF5 file, written by :func:`make_dataset`; see :mod:`.schema`)
               network's input
 ``seed``      ``(M,)``     int64    sample seed: phantom seed and noise seed
 ``done``      ``(M,)``     bool     set once the sample's chunk is written completely
+``family``    ``(M,)``     str      only for a mix of families: each sample's phantom family
 attribute ``settings``     JSON: format, geometry, phantom, noise, photons, oversample, seed ranges,
               chunk, solver settings (``{"method": "l1_shearlet", **L1Settings.to_dict()}``), frame
-              settings (:func:`ltl.shearlets.settings.frame_settings_of`), ltl version
+              settings (:func:`ltl.shearlets.settings.frame_settings_of`), ltl version; for a mix
+              also ``mix`` (families, weights and the draw rule), for crops of a user's images
+              ``images`` (folder name, files, digest)
 attribute ``geometry``     JSON of the geometry (also inside ``settings``), for quick inspection
+
+Phantoms (:mod:`.plan`)
+-----------------------
+``phantom`` is one family of :data:`ltl.data.phantoms.FAMILIES` (sample seed s is that family's
+phantom s), ``'shepp-logan'`` (the fixed phantom, only the noise varies), ``'crops:PATH'``, or a mix
+``'mix:ellipses=1,polygons=1,...'`` (``'mix:all,-vessels'``: every family but one): each sample's
+family is drawn from its seed and the weights (:data:`ltl.data.phantoms.DRAW_RULE`), so a seed
+always gives the same phantom, whatever the file, and leaving a family out of the training mix
+keeps it unseen. A bad mix is refused with one line before any file exists.
 
 Sample seeds (:mod:`.seeds`)
 ----------------------------
@@ -49,11 +61,12 @@ h5py is imported only when a file is opened or created.
 from .schema import DATASET_PHANTOMS, FORMAT, FORMAT_VERSION
 from .seeds import SPLITS, TEST_SEEDS, TRAIN_SEEDS, VAL_SEEDS, split_of
 from .shards import merge_shards, shard_path
-from .torch_dataset import LtIDataset, check_disjoint, dataset_info
+from .plan import PhantomPlan, plan_phantom
+from .torch_dataset import LtIDataset, check_disjoint, dataset_info, family_counts
 from .writer import make_dataset
 
 __all__ = [
     "TRAIN_SEEDS", "VAL_SEEDS", "TEST_SEEDS", "SPLITS", "FORMAT", "FORMAT_VERSION", "DATASET_PHANTOMS",
-    "make_dataset", "merge_shards", "shard_path", "dataset_info", "split_of", "check_disjoint",
-    "LtIDataset",
+    "make_dataset", "merge_shards", "shard_path", "dataset_info", "family_counts", "split_of", "check_disjoint",
+    "LtIDataset", "PhantomPlan", "plan_phantom",
 ]

@@ -3,7 +3,9 @@
 Arrays (M samples, N×N grid, V views × D detector bins):
 
 ``truth``     ``(M, N, N)`` float32, ``sinogram`` ``(M, V, D)`` float32, ``f_vis`` ``(M, N, N)``
-float32, ``seed`` ``(M,)`` int64, ``done`` ``(M,)`` bool; one HDF5 chunk per sample.
+float32, ``seed`` ``(M,)`` int64, ``done`` ``(M,)`` bool; one HDF5 chunk per sample. Files of a
+mix of phantom families also hold ``family`` ``(M,)`` (variable-length UTF-8 names); without
+it every sample is of the family ``settings['phantom']``. Version-1 files of any ltl read alike.
 
 Attributes: ``settings`` (JSON, see :func:`ltl.data.dataset.make_dataset`), ``geometry`` (JSON of the
 geometry) and ``ltl_version``. h5py is imported only when a file is opened or created.
@@ -20,17 +22,19 @@ import numpy as np
 from ...geometry import Geometry
 from ...runtime.files import atomic_path
 from ...solvers.settings import L1Settings
+from ..phantoms import family_names
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DATASET_PHANTOMS", "ARRAYS", "h5py_module", "open_dataset",
-           "read_settings", "create_file", "check_same", "done_chunks"]
+           "read_settings", "create_file", "check_same", "done_chunks", "sample_families"]
 
 #: The ``format`` entry of a dataset's settings.
 FORMAT = "ltl-lti-dataset"
 #: The layout version this ltl reads and writes.
 FORMAT_VERSION = 1
-#: Phantom families a dataset can hold.
-DATASET_PHANTOMS = ("ellipses", "shepp-logan")
-#: The arrays every dataset file has.
+#: Named phantoms a dataset can hold: every family and the fixed Shepp–Logan phantom (also accepted:
+#: a mix ``'mix:NAME=W,...'`` and ``'crops:PATH'``).
+DATASET_PHANTOMS = family_names() + ("shepp-logan",)
+#: The arrays every dataset file has (a mix adds ``family``).
 ARRAYS = ("truth", "sinogram", "f_vis", "seed", "done")
 
 
@@ -98,10 +102,12 @@ def read_settings(f, path: Path) -> dict:
     return s
 
 
-def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometry) -> None:
+def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometry,
+                families: list[str] | np.ndarray | None = None) -> None:
     """Create an empty dataset skeleton for ``seeds`` atomically (temporary file + rename).
 
     ``settings`` is the JSON-safe settings dict (with ``ltl_version``); every ``done`` flag is False.
+    ``families`` (one name per sample, for a mix) is stored as the ``family`` array.
     """
     h5py = h5py_module()
     with atomic_path(path, ".h5.tmp") as tmp:
@@ -117,6 +123,11 @@ def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometr
             f.create_dataset("sinogram", (m, v, d), dtype="f4", chunks=(1, v, d))
             f.create_dataset("seed", data=seeds.astype(np.int64))
             f.create_dataset("done", (m,), dtype=bool, fillvalue=False)
+            if families is not None:
+                names = np.asarray([x.decode() if isinstance(x, bytes) else str(x) for x in families])
+                if names.shape != (m,):
+                    raise ValueError(f"families must hold one name per sample ({m}), got {names.shape}")
+                f.create_dataset("family", data=names.astype(object), dtype=h5py.string_dtype("utf-8"))
 
 
 def _canonical(settings: dict) -> dict:
@@ -155,3 +166,12 @@ def done_chunks(done: np.ndarray, chunk: int) -> set[int]:
     """Indices k of the chunks (samples ``k·chunk .. (k+1)·chunk−1``) whose ``done`` flags are all set."""
     m = done.size
     return {k for k in range(math.ceil(m / chunk)) if done[k * chunk:min(m, (k + 1) * chunk)].all()}
+
+
+def sample_families(f, settings: dict) -> np.ndarray:
+    """The family of every sample of the open file ``f``, ``(M,)`` str: its ``family`` array, or
+    ``settings['phantom']`` for all (a file of one family, e.g. from an ltl before mixes)."""
+    m = f["seed"].shape[0]
+    if "family" in f:
+        return np.asarray(f["family"].asstr()[:], dtype=str)
+    return np.full(m, str(settings.get("phantom")), dtype=object).astype(str)

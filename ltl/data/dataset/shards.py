@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ...geometry import Geometry
 from ...runtime.distributed import join_process_group
-from .schema import check_same, create_file, done_chunks, open_dataset, read_settings
+from .schema import check_same, create_file, done_chunks, open_dataset, read_settings, sample_families
 
 __all__ = ["shard_path", "merge_shards", "meet_and_merge"]
 
@@ -51,7 +51,8 @@ def merge_shards(path: str | Path, world_size: int, *, remove: bool = True) -> i
     if not path.exists():
         with open_dataset(shards[0], "r") as f:
             s = read_settings(f, shards[0])
-            create_file(path, s, f["seed"][:], Geometry.from_dict(s["geometry"]))
+            create_file(path, s, f["seed"][:], Geometry.from_dict(s["geometry"]),
+                        sample_families(f, s) if "family" in f else None)
     with open_dataset(path, "r+") as out:
         ref = read_settings(out, path)
         chunk = int(ref["chunk"])

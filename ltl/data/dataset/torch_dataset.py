@@ -10,15 +10,30 @@ import numpy as np
 import torch
 
 from ...geometry import Geometry
-from .schema import h5py_module, open_dataset, read_settings
+from .schema import h5py_module, open_dataset, read_settings, sample_families
 from .seeds import SPLITS, seed_ranges
 
-__all__ = ["dataset_info", "check_disjoint", "LtIDataset"]
+__all__ = ["dataset_info", "family_counts", "check_disjoint", "LtIDataset"]
+
+
+def _split_mask(seeds: np.ndarray, r: range) -> np.ndarray:
+    return (seeds >= r.start) & (seeds < r.stop)
+
+
+def family_counts(families: np.ndarray, seeds: np.ndarray, order=()) -> dict:
+    """Samples per family and split: ``{family: {'train': n, 'val': n, 'test': n}}``, the families
+    of ``order`` first (with zero counts where they have no sample), then the others as they come."""
+    out = {}
+    for fam in dict.fromkeys(list(order) + families.tolist()):
+        sel = families == fam
+        out[fam] = {name: int((sel & _split_mask(seeds, r)).sum()) for name, r in SPLITS.items()}
+    return out
 
 
 def dataset_info(path: str | Path) -> dict:
-    """The settings of a dataset file plus ``path``, ``samples`` (M), ``done`` (finished samples)
-    and ``splits`` (samples per split name).
+    """The settings of a dataset file plus ``path``, ``samples`` (M), ``done`` (finished samples),
+    ``splits`` (samples per split name) and ``families`` (samples per family and split, see
+    :func:`family_counts`; one family unless the file holds a mix, whose weights are in ``mix``).
 
     Raises ``FileNotFoundError`` / ``ValueError`` for a missing or unreadable file.
     """
@@ -27,17 +42,25 @@ def dataset_info(path: str | Path) -> dict:
         s = read_settings(f, path)
         seeds = f["seed"][:]
         done = f["done"][:]
-    counts = {name: int(sum(1 for x in seeds if x in r)) for name, r in SPLITS.items()}
-    return dict(s, path=str(path), samples=int(seeds.size), done=int(done.sum()), splits=counts)
+        families = sample_families(f, s)
+    counts = {name: int(_split_mask(seeds, r).sum()) for name, r in SPLITS.items()}
+    return dict(s, path=str(path), samples=int(seeds.size), done=int(done.sum()), splits=counts,
+                families=family_counts(families, seeds, (s.get("mix") or {}).get("families", ())))
 
 
 def check_disjoint(*datasets: "LtIDataset") -> None:
-    """Refuse datasets of the same phantom family that share sample seeds (``ValueError``)."""
+    """Refuse datasets that share a phantom: a sample seed of the same family in both (``ValueError``).
+
+    A phantom is determined by its family and its seed, so two files of one family (or two mixes
+    that give a seed the same family) must not share seeds.
+    """
     for i, a in enumerate(datasets):
         for b in datasets[i + 1:]:
-            if a.settings["phantom"] != b.settings["phantom"]:
-                continue
             common = np.intersect1d(a.sample_seeds, b.sample_seeds)
+            if common.size:
+                fa = dict(zip(a.sample_seeds.tolist(), a.families.tolist()))
+                fb = dict(zip(b.sample_seeds.tolist(), b.families.tolist()))
+                common = np.asarray([s for s in common.tolist() if fa[s] == fb[s]], dtype=np.int64)
             if common.size:
                 raise ValueError(
                     f"{a.path} ({a.split or 'all'}) and {b.path} ({b.split or 'all'}) share {common.size} "
@@ -61,8 +84,9 @@ class LtIDataset(torch.utils.data.Dataset):
         Use the finished samples of an unfinished file (default: refuse it).
 
     Items are ``{'f_vis': (N, N), 'truth': (N, N), 'seed': int64 (), 'index': int64 ()}`` float32
-    CPU tensors. The HDF5 file is opened lazily in each process (DataLoader workers included),
-    never in ``__init__``, so the dataset pickles and forks safely.
+    CPU tensors; :attr:`families` names the phantom family of each kept sample. The HDF5 file is
+    opened lazily in each process (DataLoader workers included), never in ``__init__``, so the
+    dataset pickles and forks safely.
 
     Raises
     ------
@@ -86,6 +110,7 @@ class LtIDataset(torch.utils.data.Dataset):
             self.settings = read_settings(f, self.path)
             seeds = f["seed"][:]
             done = f["done"][:]
+            families = sample_families(f, self.settings)
             shapes = {k: f[k].shape for k in ("truth", "f_vis", "sinogram")}
         self.geometry = Geometry.from_dict(self.settings["geometry"])
         n = self.geometry.image_size
@@ -105,6 +130,8 @@ class LtIDataset(torch.utils.data.Dataset):
             keep &= (seeds >= r.start) & (seeds < r.stop)
         self.indices = np.flatnonzero(keep)
         self.sample_seeds = seeds[self.indices]
+        #: ``(len(self),)`` str: the phantom family of each kept sample.
+        self.families = families[self.indices]
         if self.indices.size == 0:
             what = f"{split} samples (seeds {SPLITS[split].start}..{SPLITS[split].stop - 1})" if split else "finished samples"
             ranges = ", ".join(f"{a}..{b - 1}" for a, b in self.settings.get("seed_ranges", []))
@@ -129,7 +156,8 @@ class LtIDataset(torch.utils.data.Dataset):
         """JSON-safe description of the data (for model metadata)."""
         s = {k: v for k, v in self.settings.items() if k not in ("geometry",)}
         return {"file": self.path.name, "split": self.split, "samples": int(len(self)),
-                "seed_ranges": seed_ranges(np.sort(self.sample_seeds)), "settings": s}
+                "seed_ranges": seed_ranges(np.sort(self.sample_seeds)), "settings": s,
+                "families": {str(k): int(v) for k, v in zip(*np.unique(self.families, return_counts=True))}}
 
     # -- data
     def __len__(self) -> int:

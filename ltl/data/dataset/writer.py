@@ -4,11 +4,17 @@ Samples are computed in chunks of ``chunk`` (chunk k = samples ``k·chunk .. (k+
 Phantoms are rasterised on the CPU, one chunk ahead, while the device projects and solves; a
 chunk's ``done`` flags are set only after its arrays are flushed, so a rerun of the same call
 skips finished chunks and recomputes the rest.
+
+The progress bar counts samples: within a chunk (solved as one batch) it advances sample by
+sample with the solver's iterations, against the iterations the previous batches (or the timing
+sample) needed. With ``estimate``, one sample is simulated and solved alone before the first
+chunk, timed and discarded, and the estimated total time is reported before the work starts.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -21,13 +27,14 @@ from ...operators import RadonOperator
 from ...runtime import default_device
 from ...runtime.devices import num_workers
 from ...runtime.distributed import env_rank
-from ...runtime.progress import bar
+from ...runtime.progress import bar, sync
 from ...shearlets.settings import FrameSettings, frame_settings_of, make_frame
 from ...solvers import l1_shearlet
 from ...solvers.settings import L1Settings
 from ...version import __version__
-from ..phantoms import block_mean, random_ellipses, shepp_logan
+from ..phantoms import block_mean
 from ..simulate import add_noise
+from .plan import PhantomPlan, plan_phantom
 from .schema import (DATASET_PHANTOMS, FORMAT, FORMAT_VERSION, check_same, create_file, done_chunks, open_dataset,
                      read_settings)
 from .seeds import sample_seeds, seed_ranges
@@ -37,17 +44,6 @@ __all__ = ["make_dataset", "DEFAULT_CHUNK"]
 
 #: Samples per device batch and per resumable chunk.
 DEFAULT_CHUNK = 16
-
-
-def _fine_phantoms(seeds: np.ndarray, phantom: str, n: int, oversample: int, pool=None) -> torch.Tensor:
-    """The chunk's phantoms on the fine grid ``(len(seeds), kN, kN)``, rasterised in ``pool``'s threads."""
-    if phantom != "ellipses":
-        return shepp_logan(n, oversample=oversample).expand(len(seeds), -1, -1).contiguous()
-
-    def one(s):
-        return random_ellipses(1, n, seed=int(s), oversample=oversample)
-
-    return torch.cat(list(pool.map(one, seeds)) if pool is not None else [one(s) for s in seeds])
 
 
 def _simulate_chunk(seeds: np.ndarray, geometry: Geometry, oversample: int, noise: float, photons: float | None,
@@ -60,10 +56,37 @@ def _simulate_chunk(seeds: np.ndarray, geometry: Geometry, oversample: int, nois
     return block_mean(fine, oversample), sino
 
 
-def _write_chunks(h5, todo: list[int], *, seeds: np.ndarray, chunk: int, phantom: str, geometry: Geometry,
-                  oversample: int, noise: float, photons: float | None, device: torch.device, frame,
+class _SampleBar:
+    """A tqdm bar over samples that advances sample by sample while a batch is solved.
+
+    Within a batch of B samples, after solver iteration k the bar stands at
+    ``start + floor(B·k/K)`` (at most ``start + B − 1``), K the iterations the last batch needed
+    (first: ``expected``); when the batch is written it stands at ``start + B``.
+    """
+
+    def __init__(self, pbar, expected: int):
+        self.pbar, self.expected = pbar, max(1, int(expected))
+        self.start, self.size = 0, 0
+
+    def batch(self, size: int) -> Callable[[int, torch.Tensor], None]:
+        self.start, self.size = int(self.pbar.n), int(size)
+
+        def on_iteration(k, _x):
+            target = self.start + min(self.size - 1, (self.size * k) // self.expected)
+            if target > self.pbar.n:
+                self.pbar.update(target - self.pbar.n)
+
+        return on_iteration
+
+    def done(self, iterations: int) -> None:
+        self.expected = max(1, int(iterations))
+        self.pbar.update(self.start + self.size - self.pbar.n)
+
+
+def _write_chunks(h5, todo: list[int], *, seeds: np.ndarray, chunk: int, plan: PhantomPlan, geometry: Geometry,
+                  oversample: int, noise: float, photons: float | None, device: torch.device, frame, A,
                   solver: L1Settings, desc: str, position: int | None, progress: bool, world: int,
-                  callback: Callable[[int, int, int], Any] | None) -> None:
+                  expected_iters: int, callback: Callable[[int, int, int], Any] | None) -> None:
     """Compute and write the chunks ``todo`` into the open file ``h5``."""
     m = int(seeds.size)
     total = sum(min(m, (k + 1) * chunk) - k * chunk for k in todo)
@@ -75,21 +98,19 @@ def _write_chunks(h5, todo: list[int], *, seeds: np.ndarray, chunk: int, phantom
 
     def fine_of(k):
         lo, hi = k * chunk, min(m, (k + 1) * chunk)
-        return ahead_pool.submit(_fine_phantoms, seeds[lo:hi], phantom, n, oversample, raster_pool)
+        return ahead_pool.submit(plan.fine, seeds[lo:hi], n, oversample, raster_pool)
 
     try:
         with bar(total=total, unit="sample", desc=desc, disable=not progress or total == 0,
                  position=position) as pbar:
-            A = None
+            samples = _SampleBar(pbar, expected_iters)
             ahead = fine_of(todo[0]) if todo else None
             for i_k, k in enumerate(todo):
                 a, b = k * chunk, min(m, (k + 1) * chunk)
                 fine = ahead.result()
                 ahead = fine_of(todo[i_k + 1]) if i_k + 1 < len(todo) else None
                 truth, sino = _simulate_chunk(seeds[a:b], geometry, oversample, noise, photons, device, fine)
-                if A is None:
-                    A = RadonOperator(geometry, device=device)
-                f_vis, _ = l1_shearlet(A, frame, sino, **kwargs, progress=False)
+                f_vis, info = l1_shearlet(A, frame, sino, **kwargs, progress=False, callback=samples.batch(b - a))
                 if not bool(torch.isfinite(f_vis).all()):
                     raise ValueError(f"the l1-shearlet solver returned NaN/inf for seeds {seeds[a]}..{seeds[b - 1]}; "
                                      "check the solver settings")
@@ -99,7 +120,7 @@ def _write_chunks(h5, todo: list[int], *, seeds: np.ndarray, chunk: int, phantom
                 h5.flush()
                 h5["done"][a:b] = True
                 h5.flush()
-                pbar.update(b - a)
+                samples.done(info.iterations)
                 if callback is not None:
                     callback(k, a, b)
     finally:
@@ -108,9 +129,27 @@ def _write_chunks(h5, todo: list[int], *, seeds: np.ndarray, chunk: int, phantom
             raster_pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _check_scalars(phantom, chunk, noise, oversample) -> None:
-    if phantom not in DATASET_PHANTOMS:
-        raise ValueError(f"phantom must be one of {', '.join(DATASET_PHANTOMS)} for a dataset, got {phantom!r}")
+def _time_one_sample(seed: int, *, plan: PhantomPlan, geometry: Geometry, oversample: int, noise: float,
+                     photons: float | None, device: torch.device, frame, A, solver: L1Settings) -> tuple[float, int]:
+    """Seconds and solver iterations for one sample made and solved alone (the result is discarded).
+
+    One solver iteration runs first, untimed, so that one-time set-up costs (FFT plans, kernels)
+    do not count as the sample's time."""
+    sync(device)
+    t0 = time.perf_counter()
+    fine = plan.fine(np.asarray([seed]), geometry.image_size, oversample)
+    _, sino = _simulate_chunk(np.asarray([seed]), geometry, oversample, noise, photons, device, fine)
+    sync(device)
+    t_make = time.perf_counter() - t0
+    l1_shearlet(A, frame, sino, **dict(solver.kwargs(), iters=1, tol=0.0), progress=False)
+    sync(device)
+    t0 = time.perf_counter()
+    _, info = l1_shearlet(A, frame, sino, **solver.kwargs(), progress=False)
+    sync(device)
+    return t_make + time.perf_counter() - t0, int(info.iterations)
+
+
+def _check_scalars(chunk, noise, oversample) -> None:
     if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     if isinstance(noise, bool) or not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
@@ -140,6 +179,7 @@ def make_dataset(
     world_size: int | None = None,
     overwrite: bool = False,
     callback: Callable[[int, int, int], Any] | None = None,
+    estimate: Callable[[dict], Any] | None = None,
 ) -> Path:
     """Simulate scans, reconstruct them with l1-shearlet and write an HDF5 training set.
 
@@ -147,8 +187,12 @@ def make_dataset(
     ----------
     path : str or Path
         The ``.h5`` file to write (or to resume).
-    phantom : {'ellipses', 'shepp-logan'}
-        Random ellipses (seeded per sample) or the Shepp–Logan phantom (then only the noise varies).
+    phantom : str
+        A phantom family of :data:`ltl.data.phantoms.FAMILIES` (seeded per sample: sample seed s
+        is the family's phantom s), ``'crops:PATH'`` (crops of a user's images), a mix
+        ``'mix:NAME=W,...'`` (:func:`~ltl.data.phantoms.parse_mix`: each sample's family drawn
+        from its seed and the weights; the file records the mix and holds a ``family`` array),
+        or ``'shepp-logan'`` (the fixed phantom; only the noise varies). Default ``'ellipses'``.
     count : int
         Samples with seeds ``seed .. seed+count−1``.
     geometry : Geometry
@@ -184,6 +228,12 @@ def make_dataset(
         the same settings is resumed).
     callback : callable, optional
         ``callback(k, start, stop)`` after chunk k (samples ``start..stop−1``) is written.
+    estimate : callable, optional
+        ``estimate(info)`` once before the first sample is computed, when this rank has samples to
+        compute: one sample is made and solved alone (with these settings, on ``device``), timed
+        and discarded; ``info`` holds ``samples`` (left to compute here), ``seconds_per_sample``,
+        ``seconds`` (their product), ``iterations`` (the solver's, for the timed sample),
+        ``device`` and ``how`` (a sentence saying how the figure was measured).
 
     Returns
     -------
@@ -199,7 +249,8 @@ def make_dataset(
     path = Path(path)
     if not isinstance(geometry, Geometry):
         raise TypeError(f"geometry must be an ltl.Geometry, got {type(geometry).__name__}")
-    _check_scalars(phantom, chunk, noise, oversample)
+    _check_scalars(chunk, noise, oversample)
+    plan = plan_phantom(phantom)
     solver = L1Settings.from_dict(solver_settings)
     rank, world = env_rank(rank, world_size)
     seeds = sample_seeds(seed, count, val_count, test_count)
@@ -207,7 +258,8 @@ def make_dataset(
     frame = make_frame(geometry.image_size, frame_settings, device=dev)
     settings = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "geometry": geometry.to_dict(),
-        "phantom": phantom, "noise": float(noise), "photons": None if photons is None else float(photons),
+        "phantom": plan.phantom, **plan.extra, "noise": float(noise),
+        "photons": None if photons is None else float(photons),
         "oversample": oversample, "noise_seeding": "per sample: add_noise(seed=sample seed)",
         "seed": int(seed), "count": int(count), "val_count": int(val_count), "test_count": int(test_count),
         "seed_ranges": seed_ranges(seeds), "chunk": int(chunk), "solver": {"method": "l1_shearlet", **solver.to_dict()},
@@ -235,17 +287,30 @@ def make_dataset(
         with open_dataset(target, "r") as f:
             check_same(target, read_settings(f, target), settings)
     elif len(done_main) < n_chunks:
-        create_file(target, settings, seeds, geometry)
+        create_file(target, settings, seeds, geometry, plan.families(seeds) if plan.mix is not None else None)
 
     mine = [k for k in range(rank, n_chunks, world) if k not in done_main]
     if mine:
         with open_dataset(target, "r+") as h5:
             done_here = done_chunks(h5["done"][:], chunk)
-            _write_chunks(h5, [k for k in mine if k not in done_here], seeds=seeds, chunk=int(chunk),
-                          phantom=phantom, geometry=geometry, oversample=oversample, noise=float(noise),
-                          photons=photons, device=dev, frame=frame, solver=solver,
+            todo = [k for k in mine if k not in done_here]
+            A = RadonOperator(geometry, device=dev)
+            common = dict(plan=plan, geometry=geometry, oversample=oversample, noise=float(noise), photons=photons,
+                          device=dev, frame=frame, A=A, solver=solver)
+            expected = solver.iters
+            if todo and estimate is not None:
+                A.norm()  # computed once per geometry: not part of a sample's time
+                first = seeds[todo[0] * chunk]
+                per, expected = _time_one_sample(int(first), **common)
+                left = sum(min(m, (k + 1) * chunk) - k * chunk for k in todo)
+                estimate({"samples": left, "seconds_per_sample": per, "seconds": per * left, "iterations": expected,
+                          "device": str(dev),
+                          "how": f"timed on one sample (seed {first}) made and solved alone on {dev.type}, then "
+                                 f"discarded; the {left} samples run in batches of {min(int(chunk), left)}"})
+            _write_chunks(h5, todo, seeds=seeds, chunk=int(chunk), **common,
                           desc="dataset" if world == 1 else f"dataset rank {rank}",
-                          position=rank if world > 1 else None, progress=progress, world=world, callback=callback)
+                          position=rank if world > 1 else None, progress=progress, world=world,
+                          expected_iters=expected, callback=callback)
 
     if world == 1:
         return path

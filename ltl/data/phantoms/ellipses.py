@@ -1,18 +1,19 @@
-"""Phantoms: random ellipses, the Shepp–Logan phantom and seeded variants of it, and a user's own images.
+"""Random ellipses (ltl's original training phantoms), the Shepp–Logan phantom and seeded variants of it.
 
 All images are float32 tensors in [0, 1] of shape ``(M, n, n)``, on the square [-1, 1]² with
-row 0 at the top (ASTRA's volume layout ``[row, col]``).
+row 0 at the top (ASTRA's volume layout ``[row, col]``). Lengths here are in units of the half side
+of the image (N/2 pixels of the N×N grid).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-__all__ = ["random_ellipses", "ellipse_parameters", "rasterize_ellipses", "shepp_logan",
-           "shepp_logan_parameters", "shepp_logan_variants", "MODIFIED_SHEPP_LOGAN", "load_images", "block_mean"]
+from .raster import check_count_size, check_oversample, check_seed
+
+__all__ = ["random_ellipses", "ellipse_parameters", "rasterize_ellipses", "shepp_logan", "shepp_logan_parameters",
+           "shepp_logan_variants", "MODIFIED_SHEPP_LOGAN"]
 
 
 def ellipse_parameters(seed: int) -> np.ndarray:
@@ -55,16 +56,38 @@ def rasterize_ellipses(params: np.ndarray, size: int) -> np.ndarray:
 
 
 def random_ellipses(count: int, size: int, *, seed: int = 0, oversample: int = 1) -> torch.Tensor:
-    """Random ellipse phantoms, ``(count, size·oversample, size·oversample)`` float32 in [0, 1].
+    """Random ellipse phantoms (family ``'ellipses'``): a body and 4–14 overlapping ellipses.
 
-    Phantom i is drawn from seed ``seed + i`` (see :func:`ellipse_parameters`), so phantoms do not
-    depend on ``count`` and disjoint seed ranges give disjoint sets. Each is normalised by its
-    maximum on the fine grid, so ``block_mean(random_ellipses(..., oversample=k), k)`` is the
-    same phantom on the coarse grid, in [0, 1].
+    Parameters
+    ----------
+    count : int
+        Number of phantoms M.
+    size : int
+        N, the side of the reconstruction grid in pixels (>= 8).
+    seed : int
+        Phantom i is drawn from seed ``seed + i`` (:func:`ellipse_parameters`, stream
+        ``default_rng([0, seed])``), so phantoms do not depend on ``count`` and disjoint seed
+        ranges give disjoint sets.
+    oversample : int
+        k; the phantoms are rasterised at the centres of the k·N × k·N grid.
+
+    Returns
+    -------
+    torch.Tensor, shape (M, k·N, k·N)
+        float32 in [0, 1], zero outside the inscribed disc. Each image is the sum of the ellipses'
+        additive intensities (clipped below at 0), normalised by its maximum on the fine grid, so
+        ``block_mean(random_ellipses(..., oversample=k), k)`` is the same phantom on the N grid.
+
+    Notes
+    -----
+    In pixels of the N grid: the body's semi-axes are 0.3–0.43·N (intensity 0.3–0.6, centre within
+    0.025·N of the image centre); the other ellipses have semi-axes 0.015–0.2·N, centres within
+    0.325·N of the centre, any rotation and additive intensities in [−0.3, 0.6] before the
+    normalisation (:func:`ellipse_parameters` gives them in units of N/2).
     """
-    _check_count_size(count, size)
-    if oversample < 1:
-        raise ValueError(f"oversample must be >= 1, got {oversample}")
+    check_count_size(count, size)
+    check_oversample(oversample)
+    check_seed(seed)
     n = size * oversample
     out = np.empty((count, n, n), dtype=np.float32)
     for i in range(count):
@@ -82,7 +105,7 @@ def shepp_logan(size: int, *, oversample: int = 1) -> torch.Tensor:
     from skimage.data import shepp_logan_phantom
     from skimage.transform import resize
 
-    _check_count_size(1, size)
+    check_count_size(1, size)
     n = size * oversample
     img = resize(shepp_logan_phantom(), (n, n), order=1, anti_aliasing=n < 400, mode="edge")
     return torch.from_numpy(np.clip(img, 0.0, 1.0).astype(np.float32))[None]
@@ -157,111 +180,39 @@ def shepp_logan_parameters(seed: int | None = None, *, strength: float = 1.0) ->
 
 def shepp_logan_variants(count: int, size: int, *, seed: int = 0, oversample: int = 1,
                          strength: float = 1.0) -> torch.Tensor:
-    """Seeded variants of the modified Shepp–Logan phantom, ``(count, size·oversample, size·oversample)``.
+    """Seeded variants of the modified Shepp–Logan phantom (family ``'shepp-logan-variants'``).
 
-    Variant i uses seed ``seed + i`` (:func:`shepp_logan_parameters`), so variants do not depend
-    on ``count``. Rasterised at pixel centres like :func:`random_ellipses` and clipped to [0, 1]
-    (not renormalised: the skull stays at 1), float32. ``block_mean(..., oversample)`` gives the
-    phantom on the coarse grid. A test set out of the training distribution of ltl's models.
+    Parameters
+    ----------
+    count : int
+        Number of variants M.
+    size : int
+        N, the side of the reconstruction grid in pixels (>= 8).
+    seed : int
+        Variant i uses seed ``seed + i`` (:func:`shepp_logan_parameters`), so variants do not
+        depend on ``count``.
+    oversample : int
+        k; rasterised at the centres of the k·N × k·N grid like :func:`random_ellipses`.
+    strength : float
+        Scales every random change (default 1; 0 gives the unchanged phantom).
+
+    Returns
+    -------
+    torch.Tensor, shape (M, k·N, k·N)
+        float32, clipped to [0, 1] (not renormalised: the skull stays at 1).
+        ``block_mean(..., oversample)`` gives the phantom on the N grid.
+
+    Notes
+    -----
+    A head section with the skull's semi-axes 0.35–0.46·N pixels and ten features whose sizes,
+    positions (±0.015·N), rotations (±10°) and intensities (±0.05) vary; see
+    :func:`shepp_logan_parameters`.
     """
-    _check_count_size(count, size)
-    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
-        raise ValueError(f"oversample must be a positive integer, got {oversample!r}")
+    check_count_size(count, size)
+    check_oversample(oversample)
+    check_seed(seed)
     n = size * oversample
     out = np.empty((count, n, n), dtype=np.float32)
     for i in range(count):
         out[i] = np.clip(rasterize_ellipses(shepp_logan_parameters(seed + i, strength=strength), n), 0.0, 1.0)
     return torch.from_numpy(out)
-
-
-def block_mean(images: torch.Tensor, factor: int) -> torch.Tensor:
-    """Average ``factor``×``factor`` blocks: ``(M, kN, kN)`` → ``(M, N, N)``."""
-    if factor == 1:
-        return images
-    m, n, n2 = images.shape
-    if n % factor or n2 % factor:
-        raise ValueError(f"image side {n} is not a multiple of the factor {factor}")
-    return images.reshape(m, n // factor, factor, n2 // factor, factor).mean(dim=(2, 4))
-
-
-def load_images(path: str | Path, size: int | None = None) -> torch.Tensor:
-    """Load a user's images, ``(M, n, n)`` float32 normalised to [0, 1].
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.npy`` (``(n, n)`` or ``(M, n, n)``), an ``.npz`` (its ``images`` or ``image`` key, or
-        its only array), an image file readable by scikit-image (PNG, TIFF, ...; colour is
-        converted to grey), or a folder of such files (sorted by name).
-    size : int, optional
-        Resample every image to ``size``² (anti-aliased). Images must be square unless resized.
-
-    Notes
-    -----
-    Each image is normalised to [0, 1] by its own minimum and maximum.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such image file or folder: {p}")
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"folder {p} holds no images ({', '.join(sorted(_IMAGE_SUFFIXES))})")
-        arrays = [a for f in files for a in _read(f)]
-    else:
-        arrays = _read(p)
-    from skimage.transform import resize
-
-    out = []
-    for a in arrays:
-        if size is not None and a.shape != (size, size):
-            a = resize(a, (size, size), order=1, anti_aliasing=True, mode="edge")
-        if a.shape[0] != a.shape[1]:
-            raise ValueError(f"{p}: image of shape {a.shape} is not square; pass a size to resample it")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"{p}: image contains NaN or inf")
-        lo, hi = float(a.min()), float(a.max())
-        out.append((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a))
-    if len({a.shape for a in out}) != 1:
-        raise ValueError(f"{p}: images have different sizes; pass a size to resample them")
-    return torch.from_numpy(np.stack(out).astype(np.float32))
-
-
-_IMAGE_SUFFIXES = {".npy", ".npz", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".pgm"}
-
-
-def _read(f: Path) -> list[np.ndarray]:
-    suffix = f.suffix.lower()
-    try:
-        if suffix == ".npy":
-            a = np.load(f, allow_pickle=False)
-        elif suffix == ".npz":
-            with np.load(f, allow_pickle=False) as z:
-                keys = [k for k in ("images", "image") if k in z] or list(z.keys())
-                if len(keys) != 1 and not {"images", "image"} & set(z.keys()):
-                    raise ValueError(f"{f}: npz holds {list(z.keys())}; store the images under 'images'")
-                a = z[keys[0]]
-        else:
-            from skimage import io
-            from skimage.color import rgb2gray, rgba2rgb
-
-            a = io.imread(f)
-            if a.ndim == 3 and a.shape[-1] == 4:
-                a = rgba2rgb(a)
-            if a.ndim == 3 and a.shape[-1] == 3:
-                a = rgb2gray(a)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"cannot read image file {f}: {exc}") from exc
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 2:
-        return [a]
-    if a.ndim == 3:
-        return list(a)
-    raise ValueError(f"{f}: expected an image (n, n) or a stack (M, n, n), got shape {a.shape}")
-
-
-def _check_count_size(count: int, size: int) -> None:
-    if int(count) < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    if int(size) < 8:
-        raise ValueError(f"size must be >= 8 pixels, got {size}")
