@@ -1,8 +1,9 @@
 """Scan and reconstruction files (``.npz``), as laid out in the design notes.
 
 Scan file: ``sinogram`` ``(V, D)`` or ``(M, V, D)`` float32; ``angles`` ``(V,)`` radians;
-``det_spacing`` scalar; ``image_size`` scalar N; optional ``images`` ``(M, N, N)`` ground truth;
-``meta`` a JSON string (how it was made, ltl version).
+``det_spacing`` scalar; ``image_size`` scalar N; for a fan beam ``source_origin`` and
+``origin_det`` scalars (image pixels); optional ``images`` ``(M, N, N)`` ground truth; ``meta`` a
+JSON string (how it was made, ltl version).
 
 Reconstruction file: ``reconstruction`` ``(M, N, N)``, the geometry keys above, and ``meta``, a
 JSON string with the method and its settings.
@@ -11,6 +12,7 @@ JSON string with the method and its settings.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +39,18 @@ def atomic_savez(path: str | Path, *, overwrite: bool = False, **arrays) -> Path
 
 
 def _geometry_arrays(g: Geometry) -> dict:
-    return {"angles": np.asarray(g.angles, dtype=np.float64), "det_spacing": np.float64(g.det_spacing),
-            "image_size": np.int64(g.image_size), "det_count": np.int64(g.det_count)}
+    arrays = {"angles": np.asarray(g.angles, dtype=np.float64), "det_spacing": np.float64(g.det_spacing),
+              "image_size": np.int64(g.image_size), "det_count": np.int64(g.det_count)}
+    if g.is_fan:
+        arrays.update(source_origin=np.float64(g.source_origin), origin_det=np.float64(g.origin_det))
+    return arrays
+
+
+def _fan(z) -> dict:
+    """The fan-beam distances of an open file, or nothing for a parallel beam."""
+    if "source_origin" in z.files and "origin_det" in z.files:
+        return {"source_origin": float(z["source_origin"]), "origin_det": float(z["origin_det"])}
+    return {}
 
 
 def save_scan(path: str | Path, scan: Scan, *, overwrite: bool = False) -> Path:
@@ -57,6 +69,12 @@ def _open(path: str | Path, what: str):
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{what} {p} does not exist")
+    if p.is_file() and not zipfile.is_zipfile(p):
+        with open(p, "rb") as f:
+            head = f.read(64).lstrip()
+        if head[:1] in (b"{", b"["):
+            raise ValueError(f"{p} is a JSON file, not an .npz {what}; ltl reads scans as .npz files with 'sinogram', "
+                             "'angles', 'det_spacing' and 'image_size' (numpy.savez)")
     try:
         return p, np.load(p, allow_pickle=False)
     except Exception as exc:
@@ -86,7 +104,7 @@ def load_scan(path: str | Path) -> Scan:
             angles = np.asarray(z["angles"], dtype=np.float64)
             det_count = int(z["det_count"]) if "det_count" in z.files else None
             geometry = Geometry(int(z["image_size"]), angles, det_count=det_count or (sino.shape[-1] if sino.ndim >= 2 else None),
-                                det_spacing=float(z["det_spacing"]))
+                                det_spacing=float(z["det_spacing"]), **_fan(z))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{p}: {exc}") from exc
         if sino.ndim == 2:
@@ -129,5 +147,5 @@ def load_reconstruction(path: str | Path) -> tuple[torch.Tensor, Geometry, dict]
             raise ValueError(f"{p}: missing key 'reconstruction'")
         meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
         g = Geometry(int(z["image_size"]), z["angles"], det_count=int(z["det_count"]),
-                     det_spacing=float(z["det_spacing"]))
+                     det_spacing=float(z["det_spacing"]), **_fan(z))
         return torch.from_numpy(np.asarray(z["reconstruction"])), g, meta

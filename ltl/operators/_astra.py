@@ -4,7 +4,9 @@ Everything here works on contiguous float32 tensors that the caller has validate
 images ``(B, N, N)`` and sinograms ``(B, V, D)``. CPU tensors go through ASTRA's 2D CPU
 projectors, one slice per thread (ASTRA releases the GIL); CUDA tensors go through the
 ``cuda`` projector for one slice and through one ``parallel3d`` stack for several, both via
-``astra.experimental`` and DLPack, without host copies.
+``astra.experimental`` and DLPack, without host copies. Fan-beam geometries use ASTRA's
+``line_fanflat``/``strip_fanflat`` CPU kernels and, on CUDA, the 2D ``cuda`` projector slice by
+slice (a 3D cone stack would not keep the slices apart).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import torch
 from ..runtime.devices import num_workers
 
 CPU_PROJECTORS = ("linear", "line", "strip")
+#: The CPU kernels ASTRA has for a flat-detector fan beam (it has no linear one).
+FAN_PROJECTORS = ("line", "strip")
 
 _lock = threading.Lock()
 _projectors_2d: dict[tuple, int] = {}
@@ -59,7 +63,8 @@ def _cpu_projector(geometry, kind: str, oversample: int) -> int:
         pid = _projectors_2d.get(key)
         if pid is None:
             astra = _astra()
-            pid = astra.create_projector(kind, geometry.astra_proj_geom(), geometry.astra_vol_geom(oversample))
+            name = f"{kind}_fanflat" if geometry.is_fan else kind
+            pid = astra.create_projector(name, geometry.astra_proj_geom(), geometry.astra_vol_geom(oversample))
             _projectors_2d[key] = pid
     return pid
 
@@ -148,7 +153,7 @@ def forward(geometry, x: torch.Tensor, kind: str, oversample: int = 1) -> torch.
         idx = x.device.index or 0
         with torch.cuda.device(x.device):
             torch.cuda.current_stream().synchronize()
-            if x.shape[0] == 1 or oversample != 1 or not _use_stack():
+            if x.shape[0] == 1 or oversample != 1 or geometry.is_fan or not _use_stack():
                 pid = _cuda_projector_2d(geometry, idx, oversample)
                 for i in range(x.shape[0]):
                     exp.direct_FP2D(pid, x[i], out[i])
@@ -169,7 +174,7 @@ def backward(geometry, y: torch.Tensor, kind: str, oversample: int = 1) -> torch
         idx = y.device.index or 0
         with torch.cuda.device(y.device):
             torch.cuda.current_stream().synchronize()
-            if y.shape[0] == 1 or oversample != 1 or not _use_stack():
+            if y.shape[0] == 1 or oversample != 1 or geometry.is_fan or not _use_stack():
                 pid = _cuda_projector_2d(geometry, idx, oversample)
                 for i in range(y.shape[0]):
                     exp.direct_BP2D(pid, out[i], y[i])

@@ -1,53 +1,14 @@
-"""Filtered back projection on ltl's Radon operator, batched, on the sinogram's device."""
+"""Filtered back projection on ltl's Radon operator, batched, on the sinogram's device (parallel
+beam here; fan beam in :mod:`ltl.operators.fanbeam`)."""
 
 from __future__ import annotations
 
-import functools
-import math
-
 import torch
 
+from .filters import FILTERS, ramp_filter
 from .radon import RadonOperator
 
 __all__ = ["fbp", "FILTERS", "ramp_filter"]
-
-FILTERS = ("ram-lak", "shepp-logan", "cosine", "hann")
-
-
-def ramp_filter(det_count: int, filter: str = "ram-lak", *, device=None) -> torch.Tensor:
-    """The frequency response of the windowed ramp filter, shape ``(P // 2 + 1,)`` for ``torch.fft.rfft``.
-
-    ``P`` is the padded length, the power of two ≥ 2·``det_count``. The ramp is the DFT of the
-    band-limited spatial kernel h[0] = 1/4, h[n] = −1/(πn)² for odd n, 0 for even n (Kak &
-    Slaney, *Principles of Computerized Tomographic Imaging*, 1988, eq. 3.61), in units of one
-    detector pixel, which avoids the DC error of sampling |ω| directly. The windows, with f in
-    cycles per pixel (|f| ≤ 1/2), are: Shepp–Logan sinc(f) = sin(πf)/(πf), cosine cos(πf), Hann
-    (1 + cos(2πf))/2.
-    """
-    key = filter.lower()
-    if key not in FILTERS:
-        raise ValueError(f"unknown filter {filter!r}; choose one of {', '.join(FILTERS)}")
-    return _ramp_filter(det_count, key).to(device)
-
-
-@functools.lru_cache(maxsize=32)
-def _ramp_filter(det_count: int, key: str) -> torch.Tensor:
-    """Cached float32 response on the CPU."""
-    size = max(64, 1 << math.ceil(math.log2(2 * det_count)))
-    n = torch.cat([torch.arange(0, size // 2 + 1), torch.arange(-(size // 2) + 1, 0)]).double()
-    h = torch.zeros(size, dtype=torch.float64)
-    h[0] = 0.25
-    odd = n.remainder(2) == 1
-    h[odd] = -1.0 / (math.pi * n[odd]) ** 2
-    resp = torch.fft.rfft(h).real  # ≈ |f|, f in cycles per detector pixel
-    f = torch.fft.rfftfreq(size, dtype=torch.float64)
-    if key == "shepp-logan":
-        resp = resp * torch.sinc(f)
-    elif key == "cosine":
-        resp = resp * torch.cos(math.pi * f)
-    elif key == "hann":
-        resp = resp * 0.5 * (1.0 + torch.cos(2 * math.pi * f))
-    return resp.to(torch.float32)
 
 
 def fbp(op: RadonOperator, sinogram: torch.Tensor, *, filter: str = "ram-lak") -> torch.Tensor:
@@ -72,7 +33,9 @@ def fbp(op: RadonOperator, sinogram: torch.Tensor, *, filter: str = "ram-lak") -
     f ≈ Δθ · Aᵀ(h ∗ y) / s, with h the ramp filter in detector pixels (see :func:`ramp_filter`),
     s the detector spacing, and Δθ the mean angular step in radians. With 180° of views this
     reconstructs intensities; on a limited range it is the usual FBP (each view weighted by Δθ,
-    i.e. ASTRA's FBP × V·Δθ/π), which cannot restore what the missing wedge hides.
+    i.e. ASTRA's FBP × V·Δθ/π), which cannot restore what the missing wedge hides. A fan-beam
+    geometry goes to :func:`ltl.operators.fanbeam.fan_fbp` (cosine and redundancy weights, Parker's
+    on a short scan, and a pixel-driven back projection weighted by the distance to the source).
     """
     if not isinstance(op, RadonOperator):
         raise TypeError(f"op must be a RadonOperator, got {type(op).__name__}")
@@ -84,6 +47,12 @@ def fbp(op: RadonOperator, sinogram: torch.Tensor, *, filter: str = "ram-lak") -
             f"sinogram must have shape {g.sino_shape} or (B, {g.num_angles}, {g.det_count}) for "
             f"{g.describe()}, got {tuple(sinogram.shape)}"
         )
+    if g.is_fan:
+        from .fanbeam import fan_fbp
+
+        single = sinogram.ndim == 2
+        f = fan_fbp(g, sinogram.unsqueeze(0) if single else sinogram, filter=filter)
+        return f[0] if single else f
     y = sinogram.to(torch.float32)
     d = g.det_count
     resp = ramp_filter(d, filter, device=y.device)

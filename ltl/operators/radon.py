@@ -1,4 +1,4 @@
-"""The 2D parallel-beam Radon transform on ASTRA, as a batched torch operator."""
+"""The 2D Radon transform (parallel or fan beam) on ASTRA, as a batched torch operator."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class _BackProject(torch.autograd.Function):
 
 
 class RadonOperator(LinearOperator):
-    """The Radon transform A of a parallel-beam :class:`~ltl.Geometry`, on ASTRA.
+    """The Radon transform A of a parallel- or fan-beam :class:`~ltl.Geometry`, on ASTRA.
 
     ``A(x)`` projects images ``(N, N)`` or ``(B, N, N)`` to sinograms ``(V, D)`` or
     ``(B, V, D)``; ``A.T(y)`` back-projects (the adjoint). Values are ASTRA's line integrals in
@@ -69,9 +69,11 @@ class RadonOperator(LinearOperator):
     ----------
     geometry : Geometry
         The scan geometry.
-    projector : {'linear', 'line', 'strip'}
-        ASTRA's CPU projector: Joseph's linear interpolation (default), the line kernel or the
-        strip (area) kernel. CUDA tensors always use ASTRA's ``cuda`` projector (a linear kernel).
+    projector : {'linear', 'line', 'strip'}, optional
+        ASTRA's CPU projector: Joseph's linear interpolation (the default for a parallel beam),
+        the line kernel (the default for a fan beam, ``line_fanflat``; ASTRA has no linear CPU
+        kernel for fan beams) or the strip (area) kernel. CUDA tensors always use ASTRA's
+        ``cuda`` projector (a linear kernel).
     oversample : int
         k ≥ 1: the operator's domain is the same square on a k-times finer grid, images
         ``(kN, kN)`` of pixel side 1/k, projected onto the same detector. Used to simulate data
@@ -102,14 +104,18 @@ class RadonOperator(LinearOperator):
         self,
         geometry: Geometry,
         *,
-        projector: str = "linear",
+        projector: str | None = None,
         oversample: int = 1,
         device: torch.device | str | None = None,
     ):
         if not isinstance(geometry, Geometry):
             raise TypeError(f"geometry must be an ltl.Geometry, got {type(geometry).__name__}")
+        if projector is None:
+            projector = "line" if geometry.is_fan else "linear"
         if projector not in _astra.CPU_PROJECTORS:
             raise ValueError(f"projector must be one of {_astra.CPU_PROJECTORS}, got {projector!r}")
+        if geometry.is_fan and projector not in _astra.FAN_PROJECTORS:
+            raise ValueError(f"a fan beam has the CPU projectors {_astra.FAN_PROJECTORS} in ASTRA, not {projector!r}")
         if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
             raise ValueError(f"oversample must be a positive integer, got {oversample!r}")
         self.geometry = geometry

@@ -87,3 +87,12 @@ def test_written_files_have_default_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (p.stat().st_mode & 0o777) == 0o644  # like open(path, "w"), not mkstemp's 0o600
+
+
+def test_a_json_file_given_as_a_scan_is_named_as_such(tmp_path):
+    from ltl.data import load_scan
+
+    p = tmp_path / "scan.npz"
+    p.write_text('{"sinogram": [[0, 1]]}')
+    with pytest.raises(ValueError, match="is a JSON file, not an .npz scan file; ltl reads scans as .npz"):
+        load_scan(p)
