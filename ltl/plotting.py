@@ -1,4 +1,5 @@
-"""Figures: side-by-side montages of reconstructions and their error maps (matplotlib, headless)."""
+"""Figures: side-by-side montages of reconstructions and their error maps, with the scan's measured
+and missing directions marked (matplotlib, headless)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,52 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["save_montage", "save_comparison"]
+__all__ = ["save_montage", "save_comparison", "draw_directions", "measured_directions"]
+
+#: Colours of measured and missing frequency directions in :func:`draw_directions`.
+MEASURED_COLOUR, MISSING_COLOUR = "tab:blue", "tab:red"
 
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().float().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, dtype=np.float32)
 
 
+def measured_directions(geometry) -> list[tuple[float, float]]:
+    """The frequency directions a scan measures, as arcs ``(start, end)`` in degrees within
+    [0°, 180°): a view at angle θ measures the direction θ mod 180° (Fourier slice theorem; x to the
+    right, y up, the convention of :mod:`ltl.shearlets.visibility`), widened by half the angular step
+    on each side. The directions outside the arcs form the missing wedge."""
+    theta = np.sort(np.mod(np.degrees(np.asarray(geometry.angles, dtype=np.float64)), 180.0))
+    step = float(np.median(np.diff(theta))) if theta.size > 1 else 1.0
+    arcs: list[list[float]] = []
+    for t in theta:
+        a, b = t - step / 2, t + step / 2
+        if arcs and a <= arcs[-1][1] + 1e-9:
+            arcs[-1][1] = max(arcs[-1][1], b)
+        else:
+            arcs.append([a, b])
+    return [(float(a), float(b)) for a, b in arcs]
+
+
+def draw_directions(ax, geometry, *, label: bool = True) -> None:
+    """Draw on ``ax`` a disc of frequency directions: measured ones (:func:`measured_directions`, both
+    ends of each) in blue, the missing wedge in red, with a caption below when ``label``."""
+    from matplotlib.patches import Wedge
+
+    ax.add_patch(Wedge((0, 0), 1, 0, 360, color=MISSING_COLOUR, alpha=0.75, lw=0))
+    for a, b in measured_directions(geometry):
+        for turn in (0.0, 180.0):
+            ax.add_patch(Wedge((0, 0), 1, a + turn, b + turn, color=MEASURED_COLOUR, lw=0))
+    ax.set_xlim(-1.1, 1.1)
+    ax.set_ylim(-1.1, 1.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if label:
+        ax.set_title("Fourier directions:\nblue measured, red missing wedge", fontsize=7)
+
+
 def save_montage(path: str | Path, images: dict, *, truth=None, title: str | None = None,
-                 metrics: dict | None = None, dpi: int = 110) -> Path:
+                 metrics: dict | None = None, dpi: int = 110, geometry=None) -> Path:
     """Write a PNG: the truth (if given), each reconstruction, and below each its error map.
 
     Parameters
@@ -26,11 +64,15 @@ def save_montage(path: str | Path, images: dict, *, truth=None, title: str | Non
         Ground truth; adds a first column and a row of signed errors (reconstruction − truth).
     metrics : dict of str → dict, optional
         Per-method metrics to print under each panel (e.g. ``{'FBP': {'re': .., 'ssim': ..}}``).
+    geometry : Geometry, optional
+        Mark the scan's measured directions and missing wedge (see :func:`save_comparison`).
     """
-    return save_comparison(path, [{"truth": truth, "images": images, "metrics": metrics}], title=title, dpi=dpi)
+    return save_comparison(path, [{"truth": truth, "images": images, "metrics": metrics}], title=title, dpi=dpi,
+                           geometry=geometry)
 
 
-def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = None, dpi: int = 110) -> Path:
+def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = None, dpi: int = 110,
+                    geometry=None) -> Path:
     """Write a PNG with, for each case, a row of images and (with a truth) a row of error maps.
 
     Parameters
@@ -39,6 +81,9 @@ def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = 
         Each with ``images`` (dict method → array (N, N)), and optionally ``truth`` (N, N),
         ``metrics`` (dict method → dict of metric → value) and ``name`` (a row label). Every case
         should list the same methods; each case's error maps share one colour range.
+    geometry : Geometry, optional
+        The scans' geometry: marks its measured directions and missing wedge
+        (:func:`draw_directions`) under each truth, or in the first image's corner without one.
     """
     import matplotlib
 
@@ -76,8 +121,13 @@ def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = 
                     h = ax.imshow(a - t, cmap="seismic", vmin=-err_scale, vmax=err_scale, interpolation="nearest")
                     ax.set_title(f"error of {name}", fontsize=8)
                 else:
-                    ax.text(0.5, 0.5, f"signed error\n(reconstruction − truth)\ncolour range ±{err_scale:.2f}",
+                    ax.text(0.5, 0.88 if geometry is not None else 0.5,
+                            f"signed error\n(reconstruction − truth)\ncolour range ±{err_scale:.2f}",
                             ha="center", va="center", fontsize=8, transform=ax.transAxes)
+                    if geometry is not None:
+                        draw_directions(ax.inset_axes([0.18, 0.0, 0.64, 0.6]), geometry)
+        if geometry is not None and t is None:
+            draw_directions(axes[r, 0].inset_axes([0.72, 0.72, 0.26, 0.26]), geometry, label=False)
         if h is not None:
             fig.colorbar(h, ax=axes[r + 1, len(cols) - 1], fraction=0.046, pad=0.02)
         r += 2 if t is not None else 1

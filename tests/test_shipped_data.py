@@ -1,4 +1,5 @@
-"""The sample scans in data/ load, and the settings they record reproduce them exactly."""
+"""The sample scans in data/ load, the settings they record reproduce them exactly, the 256² ones
+fit the shipped demo model and reconstruct with it, and the locators find them."""
 
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from ltl.data import load_scan, simulate_phantoms
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-@pytest.mark.parametrize("name", ["shepp-logan-120deg-128.npz", "ellipses-120deg-128.npz"])
+@pytest.mark.parametrize("name", ["shepp-logan-120deg-128.npz", "ellipses-120deg-128.npz",
+                                  "shepp-logan-120deg-256.npz", "ellipses-120deg-256.npz"])
 def test_sample_scan_reproduces_from_its_metadata(name):
     scan = load_scan(DATA / name)
     m = scan.meta
@@ -42,3 +44,36 @@ def test_demo_model_is_for_the_standard_task_and_adds_what_l1_misses():
     assert re_ltl < 0.8 * re_vis
     combined = model.combine(parts["f_vis"], parts["prediction"])
     torch.testing.assert_close(parts["f_ltl"], combined, atol=1e-5, rtol=0)
+
+
+def test_locators_find_the_samples_and_the_model_of_this_checkout():
+    from ltl.data.samples import sample_path, samples
+    from ltl.models.shipped import default_checkpoint, shipped_models
+
+    found = samples()
+    assert {p.name for p in DATA.glob("*.npz")} == {p.name for p in found.values()}
+    assert sample_path("ellipses-120deg-256") == sample_path("ellipses-120deg-256.npz") == DATA / "ellipses-120deg-256.npz"
+    with pytest.raises(FileNotFoundError, match="shipped samples: .*shepp-logan-120deg-256"):
+        sample_path("nope")
+    assert shipped_models() == {"demo-model": default_checkpoint()}
+
+
+@pytest.mark.slow
+def test_the_256_samples_fit_the_demo_model_and_reconstruct_with_it():
+    """Every 256² sample has the demo model's geometry and noise; LtI improves on its own f_vis on
+    the first held-out ellipse scan (one scan: the l1 step takes tens of seconds on 2 CPU cores)."""
+    from ltl.data.samples import sample_path
+    from ltl.metrics import relative_error
+    from ltl.models import LtI
+    from ltl.models.shipped import default_checkpoint
+
+    model = LtI.load(default_checkpoint())
+    for name in ("shepp-logan-120deg-256", "ellipses-120deg-256"):
+        scan = load_scan(sample_path(name))
+        assert scan.geometry == model.geometry and scan.meta["noise"] == 0.01, name
+    scan = load_scan(sample_path("ellipses-120deg-256"))
+    assert scan.meta["phantom_seed"] >= 20000 and scan.meta["noise_seed"] >= 20000  # the test seed range
+    parts = model.reconstruct(scan.sinogram[0], geometry=scan.geometry, return_parts=True)
+    re_vis = float(relative_error(parts["f_vis"].clamp(0, 1)[None], scan.images[:1])[0])
+    re_ltl = float(relative_error(parts["f_ltl"].clamp(0, 1)[None], scan.images[:1])[0])
+    assert re_ltl < 0.8 * re_vis

@@ -6,6 +6,10 @@ the only package that knows argparse, and nothing else in ltl imports it.
 User errors (bad arguments, missing or corrupt files, shapes that do not fit) print one line
 ``ltl: error: ...`` and exit with status 2, without a traceback (set ``LTL_DEBUG=1`` to see it),
 and never overwrite an existing output unless ``--overwrite`` is given.
+
+``-q/--quiet`` and ``-v/--verbose`` (before or after the command) set the level of ltl's messages
+(:mod:`ltl.runtime.log`): quiet shows warnings and errors only and no progress bars; verbose adds
+debug lines. Results a command exists to print (tables, ``ltl info``) are printed either way.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Sequence
 
 from ..models.shipped import DEFAULT_CHECKPOINT, default_checkpoint
 from . import dataset, demo, evaluate, explain, info, reconstruct, simulate, train
 from .common import UsageError
 
-__all__ = ["main", "UsageError", "COMMANDS", "default_checkpoint", "DEFAULT_CHECKPOINT"]
+__all__ = ["main", "parser", "given_options", "UsageError", "COMMANDS", "default_checkpoint", "DEFAULT_CHECKPOINT"]
 
 #: The subcommands in the order ``ltl --help`` lists them.
 COMMANDS = {"info": info, "simulate": simulate, "reconstruct": reconstruct, "dataset": dataset, "train": train,
@@ -30,16 +35,60 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="ltl", description="Limited-angle CT: learn only what the data cannot see.")
     p.add_argument("--version", action="version", version=f"ltl {__version__}")
+    _verbosity_options(p, argparse.SUPPRESS)  # absent from the namespace unless given: main reads 0
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS.values():
         module.add_parser(sub)
+    for command in _subparsers(p):  # `ltl demo --quiet` as well as `ltl --quiet demo`
+        _verbosity_options(command, argparse.SUPPRESS)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _verbosity_options(p: argparse.ArgumentParser, default) -> None:
+    """Add ``-q/--quiet`` and ``-v/--verbose`` (dest ``verbosity``) unless ``p`` has options of those names."""
+    if {"-q", "--quiet", "-v", "--verbose"} & set(p._option_string_actions):
+        return
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=default,
+                   help="warnings and errors only, no progress bars")
+    g.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1, default=default,
+                   help="also debug messages")
+
+
+def _subparsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below ``p`` (commands and their actions), depth first."""
+    out = []
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                out += [child] + _subparsers(child)
+    return out
+
+
+def given_options(argv: Sequence[str]) -> frozenset[str]:
+    """The destinations of the options and arguments written on the command line ``argv`` (not
+    those left at their defaults): ``ltl train --out r --resume --epochs 9`` gives
+    ``{'out', 'resume', 'epochs', ...}``. ``main`` stores it as ``args.given_options``."""
+    p = parser()
+    for q in [p] + _subparsers(p):
+        for action in q._actions:
+            if not isinstance(action, (argparse._SubParsersAction, argparse._HelpAction, argparse._VersionAction)):
+                action.default = argparse.SUPPRESS
+        q._defaults.clear()
+    ns = p.parse_args(list(argv))
+    return frozenset(k for k in vars(ns) if k not in ("command", "verbosity"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ltl`` command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    from ..runtime.log import console
+
+    argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in (sys.argv[1:] if argv is None else argv)]
     args = parser().parse_args(argv)
+    args.given_options = given_options(argv)
     try:
-        return int(args.func(args) or 0)
+        with console(getattr(args, "verbosity", 0)):
+            return int(args.func(args) or 0)
     except (UsageError, ValueError, FileNotFoundError, FileExistsError, IsADirectoryError) as exc:
         if os.environ.get("LTL_DEBUG"):
             raise

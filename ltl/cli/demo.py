@@ -4,12 +4,15 @@ l1-shearlet and LtI (the shipped model), with a figure and metrics."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 from .common import UsageError, device_of, geometry
 
 __all__ = ["add_parser", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def _demo_model(args, geometry, device):
@@ -52,9 +55,9 @@ def run(args) -> int:
     g = geometry(args.size, args.range, 1.0, 0.0)
     model, model_note = _demo_model(args, g, device)
     phantoms = [f"ellipses (seed {args.phantom_seed})", "Shepp–Logan"]
-    print(f"ltl demo: {phantoms[0]} and {phantoms[1]}, {g.describe()}, noise η={args.noise:g}, on {device.type}")
+    log.info(f"ltl demo: {phantoms[0]} and {phantoms[1]}, {g.describe()}, noise η={args.noise:g}, on {device.type}")
     if model is None:
-        print(f"  LtI skipped: {model_note}")
+        log.warning(f"LtI skipped: {model_note}")
     ell = simulate_phantoms("ellipses", g, count=1, noise=args.noise, seed=args.phantom_seed)
     sl = simulate_phantoms("shepp-logan", g, noise=args.noise, seed=args.seed)
     scan = Scan(torch.cat([ell.sinogram, sl.sinogram]), g, torch.cat([ell.images, sl.images]),
@@ -65,11 +68,15 @@ def run(args) -> int:
     results: dict = {}
     extra: dict = {}
 
-    def record(name, rec, dt, settings):
+    def record(name, rec, dt, settings, info=None):
         rec = rec.detach().cpu().clamp(0, 1)
         m = {k: v.tolist() for k, v in all_metrics(rec, scan.images).items()}
         results[name] = {"images": rec, "metrics": m, "seconds": dt, "settings": settings}
-        print(f"  {name}: {dt:.1f} s")
+        log.info(f"  {name}: {dt:.1f} s" + (f", {info['iterations']} iterations" if info else ""))
+        if info and not info.get("converged", True) and float(info.get("tol") or 0) > 0:
+            rel = max(info.get("rel_change") or [float("nan")])
+            log.warning(f"{name} stopped at its iteration limit ({info['iterations']}) with relative change "
+                        f"{rel:.2g}, above its tolerance {info['tol']:g}: it has not converged")
 
     progress = not args.no_progress
 
@@ -81,16 +88,19 @@ def run(args) -> int:
     rec, dt = run("fbp", {"filter": "hann"})
     record("FBP", rec.image, dt, rec.info)
     rec, dt = run("tv", {"noise": args.noise})
-    record("TV", rec.image, dt, {"iterations": rec.info["iterations"], **rec.info})
+    record("TV", rec.image, dt, {"iterations": rec.info["iterations"], **rec.info}, _solver(rec.info))
     if model is None:
         rec, dt = run("l1", {"solver": {"noise": args.noise}})
-        record("l1-shearlet", rec.image, dt, {"iterations": rec.info["iterations"], **rec.info})
+        record("l1-shearlet", rec.image, dt, {"iterations": rec.info["iterations"], **rec.info}, _solver(rec.info))
     else:
         with torch.no_grad():
             t0 = time.perf_counter()
-            f_vis = model.solve(y)
+            f_vis, info = model.solve(y, progress=progress, return_info=True)
             t_l1 = time.perf_counter() - t0
-            record("l1-shearlet", f_vis, t_l1, dict(model.solver_settings, note="the LtI model's l1 step (f_vis)"))
+            done = {"iterations": info.iterations, "converged": info.converged, "rel_change": list(info.rel_change),
+                    "tol": model.solver_settings.get("tol")}
+            record("l1-shearlet", f_vis, t_l1, dict(model.solver_settings, **done,
+                                                    note="the LtI model's l1 step (f_vis)"), done)
             rec, t_net = run("ltl", model=model, f_vis=f_vis)
             record("LtI", rec.image, t_l1 + t_net, {"checkpoint": model_note, "network_seconds": t_net})
             extra = {"f_vis": f_vis.cpu(), "contribution": rec.parts["contribution"].cpu()}
@@ -105,8 +115,9 @@ def run(args) -> int:
     cases = [{"name": ph, "truth": scan.images[i], "images": {k: v["images"][i] for k, v in results.items()},
               "metrics": {k: {mk: mv[i] for mk, mv in v["metrics"].items()} for k, v in results.items()}}
              for i, ph in enumerate(phantoms)]
-    save_comparison(out / "demo.png", cases,
-                    title=f"{g.angular_range_deg:.0f}° limited-angle scans, {g.num_angles} views, η={args.noise:g}")
+    save_comparison(out / "demo.png", cases, geometry=g,
+                    title=f"{g.angular_range_deg:.0f}° limited-angle scans, {g.num_angles} views, η={args.noise:g}: edges "
+                          f"whose normals lie in the {180 - g.angular_range_deg:.0f}° missing wedge are not measured")
     report = {"geometry": g.to_dict(), "noise": args.noise, "seed": args.seed, "ellipse_seed": args.phantom_seed,
               "phantoms": phantoms, "ltl_version": __version__, "device": device.type,
               "lti": model_note if model is not None else f"skipped: {model_note}",
@@ -121,6 +132,13 @@ def run(args) -> int:
             print(f"{k:<14}{m['re']:>8.3f}{m['psnr']:>8.2f}{m['ssim']:>8.3f}{m['haarpsi']:>9.3f}{v['seconds']:>10.2f}")
     print(f"\nwrote {out / 'demo.png'}, {out / 'metrics.json'}, {out / 'scan.npz'}, {out / 'reconstructions.npz'}")
     return 0
+
+
+def _solver(info: dict) -> dict:
+    """What :func:`run`'s convergence check needs from a method's ``rec.info``."""
+    settings = info.get("settings") or info
+    return {"iterations": info.get("iterations"), "converged": info.get("converged", True),
+            "rel_change": info.get("rel_change"), "tol": info.get("tol", settings.get("tol"))}
 
 
 def add_parser(sub) -> None:

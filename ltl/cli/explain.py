@@ -11,6 +11,7 @@ the images). Existing outputs are kept unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from ..explain.settings import DOMAINS, NOISES, RDESettings
 from .common import UsageError
 
 __all__ = ["add_parser", "run", "parse_roi", "settings_of", "OUTPUTS"]
+
+log = logging.getLogger(__name__)
 
 #: The files ``ltl explain`` writes into ``--out``.
 OUTPUTS = ("explanation.png", "relevance.png", "rate_distortion.png", "explanation.json", "explanation.npz")
@@ -45,9 +48,21 @@ def settings_of(args) -> RDESettings:
         raise UsageError(f"--{exc}") from None
 
 
+def solver_warning(info, settings: dict, what: str) -> str | None:
+    """The warning for an l1-shearlet solve that stopped at its iteration limit before its
+    tolerance (None when it converged, or ran a fixed number of iterations with ``tol`` 0)."""
+    tol = float(settings.get("tol") or 0)
+    if info.converged or tol <= 0:
+        return None
+    rel = max(info.rel_change) if info.rel_change else float("nan")
+    return (f"{what} stopped at its iteration limit ({info.iterations}) with relative change {rel:.2g}, above its "
+            f"tolerance {tol:g}: it has not converged, and may still change with more iterations")
+
+
 def run(args) -> int:
     """Run ``ltl explain`` with parsed arguments (see :func:`add_parser`); returns the exit status 0."""
     import numpy as np
+    import torch
 
     from ..data import load_scan
     from ..data.scanfile import atomic_savez
@@ -77,19 +92,27 @@ def run(args) -> int:
     if not 0 <= args.index < m:
         raise UsageError(f"--index {args.index} is out of range: {args.scan} holds {m} scan(s), index 0..{m - 1}")
     model = LtI.load(ckpt, map_location=device)
+    model.check_geometry(scan.geometry)
     if roi is not None:  # before the reconstruction, which takes seconds
         n = model.geometry.image_size
         check_region(roi, n, n, what="image")
-    t0 = time.perf_counter()
-    parts = model.reconstruct(scan.sinogram[args.index].to(device), geometry=scan.geometry, return_parts=True)
-    t_rec = time.perf_counter() - t0
-    print(f"ltl explain: scan {args.index} of {args.scan}, {scan.geometry.describe()}, on {device.type}; "
-          f"RDE in the {settings.domain} domain, λ={settings.lam:g}, {settings.steps} steps × {settings.samples} "
-          f"samples, seed {settings.seed}")
+    progress = not args.no_progress
+    log.info(f"ltl explain: scan {args.index} of {args.scan}, {scan.geometry.describe()}, on {device.type}; "
+             f"RDE in the {settings.domain} domain, λ={settings.lam:g}, {settings.steps} steps × {settings.samples} "
+             f"samples, seed {settings.seed}")
     if device.type == "cpu" and scan.geometry.image_size >= 128:
-        print("  note: on the CPU each RDE step takes seconds at this size (one U-Net forward and backward per noise "
-              "draw); use a GPU (--device cuda) or fewer --steps/--samples for a first look")
-    expl = explain_lti(model, parts["f_vis"], settings, roi=roi, progress=not args.no_progress)
+        log.info("  note: on the CPU each RDE step takes seconds at this size (one U-Net forward and backward per "
+                 "noise draw); use a GPU (--device cuda) or fewer --steps/--samples for a first look")
+    t0 = time.perf_counter()
+    model.eval()
+    with torch.no_grad():
+        f_vis, l1_info = model.solve(scan.sinogram[args.index].to(device), progress=progress, return_info=True)
+    t_rec = time.perf_counter() - t0
+    log.info(f"  l1-shearlet step (f_vis): {l1_info.iterations} iterations, {t_rec:.1f} s")
+    warning = solver_warning(l1_info, model.solver_settings, "the l1-shearlet step (f_vis)")
+    if warning:
+        log.warning(warning)
+    expl = explain_lti(model, f_vis, settings, roi=roi, progress=progress)
     seconds = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
     r0, c0, r1, c1 = expl.roi
@@ -118,6 +141,8 @@ def run(args) -> int:
         "rde": {"rate": expl.rde.history["rate"][-1], "distortion": expl.rde.history["distortion"][-1],
                 "objective": expl.rde.history["objective"][-1], "channel_mask": expl.channel_relevance.tolist(),
                 "history": expl.rde.history, "params": expl.rde.params},
+        "l1": {"iterations": l1_info.iterations, "converged": l1_info.converged, "rel_change": l1_info.rel_change[0],
+               "seconds": t_rec},
         "seconds": dict(expl.seconds, reconstruction=t_rec, total=seconds),
         "outputs": list(OUTPUTS),
     }

@@ -1,4 +1,5 @@
-"""``ltl info``: versions, ASTRA CUDA support and the device ltl will use."""
+"""``ltl info``: versions, ASTRA CUDA support, the device ltl will use, and where the shipped demo
+model and sample scans are (a source checkout's ``data/`` or an installed wheel's ``share/ltl``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ def run(args) -> int:
     import numpy as np
     import torch
 
+    from ..data.samples import samples
+    from ..models.shipped import default_checkpoint
     from ..version import __version__
     from ..runtime import astra_cuda_available, default_device, num_workers
 
@@ -34,6 +37,12 @@ def run(args) -> int:
         "device": default_device().type,
         "CPU threads": str(num_workers()),
     }
+    model = default_checkpoint()
+    found = samples()
+    folders = sorted({str(p.parent) for p in found.values()})
+    rows["demo model"] = str(model) if model is not None else "not found"
+    rows["sample scans"] = (f"{', '.join(folders)} ({', '.join(p.name for p in found.values())})" if found
+                            else "not found")
     if args.json:
         print(json.dumps(rows))
     else:
@@ -44,6 +53,7 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("info", help="versions, ASTRA CUDA support and the device ltl will use")
+    s = sub.add_parser("info", help="versions, ASTRA CUDA support, the device ltl will use, and where the shipped "
+                                    "model and sample scans are")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run)

@@ -57,14 +57,24 @@ def _symmetric(ax, img, title, fig):
 
 
 def _curves(ax, curves: dict) -> None:
+    """The ordering curves on a log distortion axis, which keeps curves that fall by orders of
+    magnitude apart (on a linear axis all but the slowest lie flat on zero); keeping everything
+    gives distortion 0, which a log axis leaves out."""
+    positive = []
     for name, c in curves.items():
-        ax.plot(_np(c.fractions), _np(c.distortion), marker="." if name == "rde" else None,
+        d = _np(c.distortion).astype(np.float64)
+        positive.append(d[d > 0])
+        ax.plot(_np(c.fractions), np.where(d > 0, d, np.nan), marker="." if name == "rde" else None,
                 lw=2 if name == "rde" else 1.2, label=f"{NAMES.get(name, name)} (area {float(c.area):.3g})")
+    values = np.concatenate(positive) if positive else np.zeros(0)
     ax.set_xlabel("fraction of components kept (most relevant first)", fontsize=8)
-    ax.set_ylabel("distortion (relative squared error)", fontsize=8)
     ax.set_xlim(0, 1)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
+    if values.size:
+        ax.set_yscale("log")
+        ax.set_ylabel("distortion (relative squared error, log scale)", fontsize=8)
+    else:
+        ax.set_ylabel("distortion (relative squared error)", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     ax.tick_params(labelsize=7)
 

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
-from ..runtime.progress import sync
+from ..runtime.progress import Progress, sync
 from .baselines import BASELINES
 from .noise import check_region
 from .ordering import OrderingCurve, relevance_ordering, to_domain
@@ -289,7 +289,7 @@ def explain_lti(model, f_vis: torch.Tensor, settings: RDESettings | None = None,
     noise_mean, noise_std : optional
         Override the model's training statistics (see :class:`LtIExplainer`).
     progress : bool
-        Show a progress bar during RDE.
+        Show progress bars (rate and ETA) for RDE, the baselines and each ordering curve.
 
     Returns
     -------
@@ -325,16 +325,23 @@ def explain_lti(model, f_vis: torch.Tensor, settings: RDESettings | None = None,
                      seed=s.seed, init=s.init, antithetic=s.antithetic, progress=progress)
         seconds["rde"] = res.seconds
         relevance = {}
-        for name in baselines:
-            t0 = time.perf_counter()
-            kw = ({"samples": s.samples} if name == "smoothgrad"
-                  else {"steps": max(s.samples, 8)} if name == "integrated_gradients" else {})
-            relevance[name] = ex.baseline(name, x, seed=s.seed, **kw)
-            sync(x.device)
-            seconds[name] = time.perf_counter() - t0
+        bar = Progress(progress, len(baselines), "baselines", unit="method")
+        try:
+            for name in baselines:
+                t0 = time.perf_counter()
+                kw = ({"samples": s.samples} if name == "smoothgrad"
+                      else {"steps": max(s.samples, 8)} if name == "integrated_gradients" else {})
+                relevance[name] = ex.baseline(name, x, seed=s.seed, **kw)
+                sync(x.device)
+                seconds[name] = time.perf_counter() - t0
+                bar.step()
+        finally:
+            bar.close()
         t0 = time.perf_counter()
-        curves = {m: ex.ordering(x, r, domain=s.domain, noise=s.noise, samples=s.samples, points=s.points, seed=s.seed)
-                  for m, r in [("rde", res.mask)] + list(relevance.items())}
+        ranked = [("rde", res.mask)] + list(relevance.items())
+        curves = {m: ex.ordering(x, r, domain=s.domain, noise=s.noise, samples=s.samples, points=s.points, seed=s.seed,
+                                 progress=progress, desc=f"ordering curve {i}/{len(ranked)} ({m})")
+                  for i, (m, r) in enumerate(ranked, 1)}
         seconds["ordering"] = time.perf_counter() - t0
         with torch.no_grad():
             masked_visible = _visible_synthesis(model, x, res.mask)

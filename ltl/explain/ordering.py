@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..runtime.progress import Progress
 from ..runtime.settings import check_int
 from .noise import Problem, as_batch, check_domain, eval_mode, mask_shape
 from .settings import RDESettings
@@ -72,7 +73,7 @@ def _ranks(relevance: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domain: str = RDESettings.domain,
                        distortion=None, roi=None, noise: str = RDESettings.noise, noise_mean=None, noise_std=None,
                        samples: int = RDESettings.samples, points: int = RDESettings.points,
-                       seed: int = RDESettings.seed) -> OrderingCurve:
+                       seed: int = RDESettings.seed, progress: bool = False, desc: str = "ordering") -> OrderingCurve:
     """Distortion when only the most relevant fraction of the input is kept (module notes).
 
     ``domain``, ``noise``, ``samples``, ``points`` and ``seed`` default to those of
@@ -92,6 +93,8 @@ def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domai
         Number of fractions, evenly spaced from 0 to 1 (at least 2).
     seed : int
         Seed of the noise and of the order among equally relevant components.
+    progress : bool
+        Show a bar over the fractions (one batched model call of ``samples`` inputs each), labelled ``desc``.
 
     Returns
     -------
@@ -132,9 +135,14 @@ def relevance_ordering(model, x: torch.Tensor, relevance: torch.Tensor, *, domai
         prob = Problem(model, xb, distortion=distortion, roi=roi, noise=noise, noise_mean=noise_mean,
                        noise_std=noise_std, seed=seed)
         n = prob.noise(samples)
-        for f in fractions.tolist():
-            keep = (ranks < round(f * d)).to(xb.dtype).reshape(b, *mshape)
-            out.append(prob.distortions(keep, n).mean(0).double().cpu())
+        bar = Progress(progress, points, desc, unit="point")
+        try:
+            for f in fractions.tolist():
+                keep = (ranks < round(f * d)).to(xb.dtype).reshape(b, *mshape)
+                out.append(prob.distortions(keep, n).mean(0).double().cpu())
+                bar.step()
+        finally:
+            bar.close()
     dist = torch.stack(out, dim=1)  # (B, K)
     area = torch.trapezoid(dist, fractions, dim=1)
     if single:

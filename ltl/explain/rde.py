@@ -22,10 +22,11 @@ one pixel of all channels (``'pixels'``, ``(1, H, W)``), or one whole channel (`
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -34,7 +35,13 @@ from ..runtime.settings import check_int, check_number
 from .noise import Distortion, Problem, as_batch, check_domain, eval_mode, mask_shape
 from .settings import RDESettings
 
-__all__ = ["rde", "RDEResult", "expected_distortion", "initial_mask"]
+__all__ = ["rde", "RDEResult", "expected_distortion", "initial_mask", "still_falling", "FALLING_TOL"]
+
+log = logging.getLogger(__name__)
+
+#: :func:`still_falling`'s threshold: a relative drop of the objective's mean between the last two
+#: windows of steps above this means the optimisation had not settled.
+FALLING_TOL = 0.01
 
 
 @dataclass
@@ -55,12 +62,35 @@ class RDEResult:
         statistics, learning rate, seed, init, distortion, region, mask shape.
     seconds : float
         Wall-clock time of the optimisation (device work included).
+
+    ``params['still_falling']`` is :func:`still_falling` of the objective: None when it had
+    settled, else its relative drop over the last tenth of the steps (a warning is logged then).
     """
 
     mask: torch.Tensor
     history: dict[str, list[float]]
     params: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def still_falling(objective: Sequence[float], *, tol: float = FALLING_TOL) -> float | None:
+    """Whether an optimisation's objective was still falling at its last step.
+
+    Compares the mean of the last window of steps (a tenth of them, at least one) with the mean of
+    the window before; returns the relative drop ``(before − last) / |before|`` when it exceeds
+    ``tol``, else None (also for fewer than two steps). Means over windows, because RDE's objective
+    is a Monte Carlo estimate that jitters from step to step.
+    """
+    obj = [float(v) for v in objective]
+    w = max(1, len(obj) // 10)
+    if len(obj) < 2 * w or len(obj) < 2:
+        return None
+    before = sum(obj[-2 * w:-w]) / w
+    last = sum(obj[-w:]) / w
+    if not (math.isfinite(before) and math.isfinite(last)) or before == 0:
+        return None
+    drop = (before - last) / abs(before)
+    return drop if drop > tol else None
 
 
 def initial_mask(init, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -183,7 +213,12 @@ def rde(model, x: torch.Tensor, *, distortion: Distortion | None = None, roi=Non
     params = dict(prob.describe(), domain=domain, lam=float(lam), lam_paper=float(lam) / d, steps=steps,
                   samples=samples, antithetic=bool(antithetic), lr=float(lr),
                   init="tensor" if isinstance(init, torch.Tensor) else float(init), mask_shape=list(mshape),
-                  components=d, device=str(xb.device))
+                  components=d, device=str(xb.device), still_falling=still_falling(history["objective"]))
+    if params["still_falling"] is not None:
+        w = max(1, steps // 10)
+        log.warning(f"RDE's objective was still falling at its last step ({params['still_falling']:.1%} lower over "
+                    f"the last {w} of {steps} steps than over the {w} before): the mask has not settled; give it "
+                    "more steps (ltl explain --steps)")
     return RDEResult(mask[0] if single else mask, history, params, seconds)
 
 

@@ -24,8 +24,8 @@ class _FromFvis(Method):
         frame = {k: v for k, v in frame_settings_of(m.frame).items() if k not in ("N", "num_channels")}
         return L1Settings.from_dict(m.solver_settings), FrameSettings.from_dict(frame)
 
-    def _fvis(self, y, f_vis):
-        return self.model.solve(y) if f_vis is None else f_vis
+    def _fvis(self, y, f_vis, progress=False):
+        return self.model.solve(y, progress=progress) if f_vis is None else f_vis
 
     def record(self) -> dict:
         s, _ = self.fvis_settings
@@ -42,7 +42,7 @@ class LtIMethod(_FromFvis):
     def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
         model = self.model
         with torch.no_grad():
-            f = self._fvis(y, f_vis)
+            f = self._fvis(y, f_vis, progress)
             coeffs = model.frame.forward(f)
             pred = model.predict(f, coeffs)
             x = model.combine(f, pred, coeffs=coeffs)
@@ -82,5 +82,5 @@ class PostProcL1(_FromFvis):
 
     def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
         with torch.no_grad():
-            f = self._fvis(y, f_vis)
+            f = self._fvis(y, f_vis, progress)
             return Reconstruction(self.model(f), {}, {"f_vis": f})

@@ -25,6 +25,11 @@ class ScanModel(nn.Module):
     final image among :meth:`reconstruction_parts`), ``metadata``, ``from_metadata``, ``kind_of``
     and :meth:`reconstruction_parts`; ``model_name`` (for the geometry error) defaults to ``NAME`` +
     " model". It registers with :func:`ltl.models.registry.register`.
+
+    ``reconstruction_parts(y, full, progress=False) -> dict`` (defined by every subclass) gives the
+    images of one batch of checked sinograms ``(B, V, D)``: at least :attr:`OUTPUT`, and with ``full``
+    every part :meth:`reconstruct` documents; ``progress`` shows a bar for the iterative first step
+    (it is passed only when True, so a subclass whose steps are all quick may leave it out).
     """
 
     FORMAT: str
@@ -111,13 +116,8 @@ class ScanModel(nn.Module):
         return model
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
-        """The images of one batch of checked sinograms ``(B, V, D)``: at least :attr:`OUTPUT`, and
-        with ``full`` every part :meth:`reconstruct` documents."""
-        raise NotImplementedError(f"{type(self).__name__} must define reconstruction_parts")
-
     def reconstruct(self, y, *, geometry: Geometry | None = None, return_parts: bool = False,
-                    batch_size: int | None = None):
+                    batch_size: int | None = None, progress: bool = False):
         """Reconstruct sinograms in batches, in eval mode and without gradients.
 
         Parameters
@@ -130,6 +130,8 @@ class ScanModel(nn.Module):
             Return a dict of every part (see the subclass) instead of the final image.
         batch_size : int, optional
             Process at most this many sinograms at a time (default all at once).
+        progress : bool
+            Show a progress bar (with an ETA) for the iterative first step of each batch.
 
         Returns
         -------
@@ -155,7 +157,8 @@ class ScanModel(nn.Module):
         try:
             with torch.no_grad():
                 for a in range(0, yb.shape[0], step):
-                    for k, v in self.reconstruction_parts(yb[a:a + step], return_parts).items():
+                    bar = {"progress": True} if progress else {}
+                    for k, v in self.reconstruction_parts(yb[a:a + step], return_parts, **bar).items():
                         parts.setdefault(k, []).append(v)
         finally:
             self.train(was_training)

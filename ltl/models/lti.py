@@ -220,12 +220,18 @@ class LtI(ScanModel):
 
     # ------------------------------------------------------------------ geometry
     # ------------------------------------------------------------------ pieces
-    def solve(self, y: torch.Tensor) -> torch.Tensor:
-        """f_vis = l1-shearlet reconstruction of sinograms ``(B, V, D)`` → ``(B, N, N)``."""
+    def solve(self, y: torch.Tensor, *, progress: bool = False, return_info: bool = False):
+        """f_vis = l1-shearlet reconstruction of sinograms ``(B, V, D)`` → ``(B, N, N)``.
+
+        ``progress`` shows the solver's bar (iterations, rate and ETA); with ``return_info`` the
+        result is ``(f_vis, info)``, ``info`` the solver's :class:`~ltl.solvers.SolverInfo`
+        (``converged`` False when it stopped at ``iters`` before its tolerance).
+        """
         yb, single = self._check_sino(y)
-        f, _ = l1_shearlet(self.operator, self.frame, yb, **L1Settings.from_dict(self.solver_settings).kwargs(),
-                           progress=False)
-        return f[0] if single else f
+        f, info = l1_shearlet(self.operator, self.frame, yb, **L1Settings.from_dict(self.solver_settings).kwargs(),
+                              progress=progress)
+        f = f[0] if single else f
+        return (f, info) if return_info else f
 
     def analysis(self, f: torch.Tensor, part: str = "all") -> torch.Tensor:
         """Shearlet coefficients of images ``(B, N, N)``: all ``(B, C, N, N)``, or only the
@@ -318,15 +324,15 @@ class LtI(ScanModel):
         return out.clamp_min(0) if clamp else out
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
+    def reconstruction_parts(self, y: torch.Tensor, full: bool, progress: bool = False) -> dict[str, torch.Tensor]:
         """y → f_vis → U-Net → f_ltl for one batch ``(B, V, D)``.
 
         Returns ``f_ltl`` and ``f_vis`` ``(B, N, N)``, and with ``full`` the network's
         ``contribution`` ``SHᵀ(inv·prediction)`` ``(B, N, N)`` and the predicted coefficients
         ``prediction`` ``(B, C_inv, N, N)``; :meth:`reconstruct` (from
-        :class:`~ltl.models.base.ScanModel`) batches them.
+        :class:`~ltl.models.base.ScanModel`) batches them. ``progress``: the l1 step's bar.
         """
-        f_vis = self.solve(y)
+        f_vis = self.solve(y, progress=progress)
         coeffs = self.frame.forward(f_vis)
         pred = self.predict(f_vis, coeffs)
         out = {"f_ltl": self.combine(f_vis, pred, coeffs=coeffs), "f_vis": f_vis}

@@ -162,8 +162,9 @@ class PostProc(ScanModel):
             raise ValueError(f"model metadata is incomplete or malformed ({type(exc).__name__}: {exc})") from exc
         return model
 
-    def initial(self, y: torch.Tensor) -> torch.Tensor:
-        """The first reconstruction f₀ of sinograms ``(B, V, D)`` → ``(B, N, N)``: FBP or l1-shearlet."""
+    def initial(self, y: torch.Tensor, progress: bool = False) -> torch.Tensor:
+        """The first reconstruction f₀ of sinograms ``(B, V, D)`` → ``(B, N, N)``: FBP or l1-shearlet
+        (with a progress bar when ``progress``)."""
         yb, single = self._check_sino(y)
         if self.source == "fbp":
             from ..operators import fbp
@@ -173,7 +174,7 @@ class PostProc(ScanModel):
             from ..solvers import l1_shearlet
 
             f, _ = l1_shearlet(self.operator, self.frame, yb, **L1Settings.from_dict(self.solver_settings).kwargs(),
-                               progress=False)
+                               progress=progress)
         return f[0] if single else f
 
     def network_input(self, f0: torch.Tensor, coeffs=None) -> torch.Tensor:
@@ -205,11 +206,11 @@ class PostProc(ScanModel):
         return self.combine(f0, self.predict(f0))
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruction_parts(self, y: torch.Tensor, full: bool) -> dict[str, torch.Tensor]:
+    def reconstruction_parts(self, y: torch.Tensor, full: bool, progress: bool = False) -> dict[str, torch.Tensor]:
         """y → f₀ → f₀ + U-Net(f₀), clipped at 0, for one batch ``(B, V, D)``: ``output``, the first
         reconstruction ``initial`` and the predicted ``residual`` (images ``(B, N, N)``);
         :meth:`reconstruct` (from :class:`~ltl.models.base.ScanModel`) batches them."""
-        f0 = self.initial(y)
+        f0 = self.initial(y, progress=progress)
         r = self.predict(f0)
         return {"output": self.combine(f0, r), "initial": f0, "residual": r[:, 0]}
 

@@ -14,6 +14,12 @@ Run directory (``TrainConfig.out``)
 ``best/``          the model with the lowest validation loss so far
 ``log.csv``, ``log.json``, ``curves.png``, ``config.json``  (:mod:`ltl.training.runlog`)
 
+Resuming (``resume=True``) continues from ``checkpoint.pt`` with the settings the run was started
+with (:func:`ltl.training.state.resume_config` builds them from the saved ones); a larger ``epochs``
+extends a finished or interrupted run, and under the cosine schedule the learning rate from then on
+is the one a run planned for the new length has at that epoch (:func:`ltl.training.state.extend_schedule`).
+The data paths are stored resolved (absolute), so a run resumes from any working directory.
+
 Determinism: every random choice of an epoch (the sampler's permutation, the patch crops) is
 drawn from generators seeded by ``(seed, epoch[, rank])``, and the RNG states are saved, so a run
 resumed from a checkpoint ends with the same weights as one that was never interrupted (on the
@@ -23,6 +29,7 @@ CPU; cuDNN kernels may be non-deterministic on the GPU).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import time
@@ -40,6 +47,8 @@ from .config import TrainConfig
 from .runlog import plot_history, write_logs
 
 __all__ = ["TrainResult", "NonFiniteLossError", "train"]
+
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -107,6 +116,8 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train needs a TrainConfig, got {type(config).__name__}")
+    config = config.replace(**{k: str(Path(v).resolve()) for k in ("data", "val_data")
+                               if (v := getattr(config, k)) is not None})
     run_dir = state.check_run_dir(config)
     ckpt_path = run_dir / state.CHECKPOINT_NAME
     info = D.setup(config.device, need_astra=config.model == "postproc-fbp")
@@ -120,9 +131,17 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
         ck = None
         if config.resume and ckpt_path.exists():
             ck = state.load_checkpoint(ckpt_path)
-            state.check_resume(ck["config"], config, run_dir)
+            state.check_resume(ck["config"], config, run_dir, dev)
+            done = int(ck["epoch"])
+            if config.epochs < done:
+                raise ValueError(f"{run_dir} has trained {done} epochs already; epochs={config.epochs} would "
+                                 f"shorten it: give more than {done} to extend it, or leave the option out")
+            if info.main:
+                was = ck["config"]["epochs"]
+                log.info(f"ltl train: resuming {run_dir} after epoch {done} of {config.epochs}"
+                         + (f" (extended from {was})" if config.epochs != was else ""))
         elif config.resume and info.main:
-            print(f"ltl train: no checkpoint in {run_dir}; starting a new run")
+            log.info(f"ltl train: no checkpoint in {run_dir}; starting a new run")
 
         torch.manual_seed(config.seed)
         random.seed(config.seed)
@@ -146,11 +165,17 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
         use_amp = bool(config.amp and dev.type == "cuda")
         if config.amp and not use_amp and info.main:
-            print("ltl train: --amp has no effect on the CPU; training in float32")
+            log.info("ltl train: --amp has no effect on the CPU; training in float32")
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
         start_epoch, history, best, baseline = 0, [], math.inf, None
         if ck is not None:
             start_epoch, history, best, baseline = state.restore_state(ck, opt, sched, scaler, dev)
+            if state.extend_schedule(sched, opt, config.epochs) and info.main:
+                log.info(f"ltl train: cosine schedule stretched to {config.epochs} epochs; the learning rate of "
+                         f"epoch {start_epoch + 1} is {opt.param_groups[0]['lr']:.3g}")
+            if start_epoch >= config.epochs and info.main:
+                log.info(f"ltl train: {run_dir} has finished its {config.epochs} epochs; pass --epochs with more "
+                         "to train on")
 
         if info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -190,7 +215,7 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
 
             D.broadcast_buffers(net, info)
             val, base = _validate(model, val_loader, dev, info, all_metrics, need_baseline=baseline is None,
-                                  weights=weights)
+                                  weights=weights, progress=config.progress and info.main)
             if baseline is None:
                 baseline = base
             row = {"epoch": epoch + 1, "steps": int(tot[1]) // info.world_size, "train_loss": train_loss,
@@ -300,9 +325,19 @@ def _write_epoch(run: _Run, run_dir: Path, row: dict, history: list, best: float
     write_logs(run_dir, history, extra)
     plot_history(run_dir / "curves.png", history)
     start = "FBP" if config.model == "postproc-fbp" else "f_vis"
-    print(f"epoch {epoch}/{config.epochs}: train loss {row['train_loss']:.4g}, val loss {row['val_loss']:.4g}, "
-          f"PSNR {row['val_psnr']:.2f} dB ({start} {baseline['psnr']:.2f}), SSIM {row['val_ssim']:.3f}, "
-          f"HaarPSI {row['val_haarpsi']:.3f}, RE {row['val_re']:.4f}, {row['samples_per_s']:.1f} samples/s")
+    left = (config.epochs - epoch) * row["seconds"]
+    eta = f", about {_duration(left)} left" if left > 0 else ""
+    log.info(f"epoch {epoch}/{config.epochs}: train loss {row['train_loss']:.4g}, val loss {row['val_loss']:.4g}, "
+             f"PSNR {row['val_psnr']:.2f} dB ({start} {baseline['psnr']:.2f}), SSIM {row['val_ssim']:.3f}, "
+             f"HaarPSI {row['val_haarpsi']:.3f}, RE {row['val_re']:.4f}, {row['samples_per_s']:.1f} samples/s, "
+             f"{row['seconds']:.1f} s{eta}")
+
+
+def _duration(seconds: float) -> str:
+    """``'40 s'``, ``'12 min'`` or ``'3.5 h'``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 class _PreloadedBatches:
@@ -344,14 +379,14 @@ def _fit_normalization(model, ds, config: TrainConfig, dev: torch.device) -> Non
 
 
 @torch.no_grad()
-def _validate(model, loader, dev, info, all_metrics, need_baseline: bool, weights=None):
+def _validate(model, loader, dev, info, all_metrics, need_baseline: bool, weights=None, progress: bool = False):
     """Validation loss and the combined image's RE, PSNR, SSIM, HaarPSI (means over every rank's
     samples), and, with ``need_baseline``, those of the start image (f_vis or the FBP), else None."""
     net = model.net
     net.eval()
     keys = ("re", "psnr", "ssim", "haarpsi")
     acc = torch.zeros(2 + 2 * len(keys), dtype=torch.float64)  # loss_sum, count, metrics, baseline metrics
-    for batch in loader:
+    for batch in progress_bar(iterable=loader, desc="validation", unit="batch", leave=False, disable=not progress):
         f_vis = losses.network_start(model, batch, dev)
         truth = batch["truth"].to(dev)
         coeffs = losses.coefficients(model, f_vis)

@@ -5,14 +5,23 @@ seeds, and resumption (the settings that must agree, the model and optimiser sta
 never interrupted: model state and metadata, optimizer, LR schedule, AMP scaler, RNG states, epoch,
 history, best validation loss, the start image's metrics and the config. It is written atomically
 and read with ``torch.load(weights_only=True)``.
+
+Resuming (``TrainConfig.resume``) reads the run's own settings back (:func:`saved_config`, the
+checkpoint's or else ``config.json``); :func:`resume_config` builds the config of the resumed run
+from them and the options given again. Options that only say where or how fast the run goes
+(:data:`MACHINE`, and ``amp`` on the CPU, where it does nothing) may change; ``epochs`` may grow
+(:func:`extend_schedule` stretches the cosine schedule to the new length); every other setting
+must agree (:func:`check_resume`).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import random
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -20,18 +29,21 @@ import torch
 from ..runtime.files import atomic_bytes
 from .config import TrainConfig
 
-__all__ = ["CHECKPOINT_NAME", "CHECKPOINT_FORMAT", "RUN_FILES", "RESUME_FREE", "check_run_dir", "load_checkpoint",
-           "save_checkpoint", "epoch_seed", "rng_state", "set_rng_state", "resume_keys", "check_resume", "new_model",
-           "start_model", "checkpoint_state", "restore_state"]
+__all__ = ["CHECKPOINT_NAME", "CHECKPOINT_FORMAT", "RUN_FILES", "MACHINE", "RESUME_FREE", "check_run_dir",
+           "load_checkpoint", "save_checkpoint", "epoch_seed", "rng_state", "set_rng_state", "resume_keys",
+           "check_resume", "saved_config", "resume_config", "extend_schedule", "new_model", "start_model",
+           "checkpoint_state", "restore_state"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "ltl-train-checkpoint"
 #: What a run writes in its directory besides the checkpoint (a fresh run refuses a directory holding any).
 RUN_FILES = ("model", "best", "log.csv", "log.json", "curves.png", "config.json")
+#: Settings that only say where and how fast a run goes: a resumed run takes them from the options
+#: given again, or their defaults, never from the saved run (whose device may be another machine's).
+MACHINE = ("device", "num_workers", "progress", "preload")
 #: Settings a resumed run may change; every other :class:`TrainConfig` field must agree with the
-#: checkpoint's (``epochs`` too under the cosine schedule, whose length it sets).
-RESUME_FREE = ("out", "epochs", "num_workers", "device", "resume", "max_train_samples", "max_val_samples",
-               "progress", "preload")
+#: saved run's (``amp`` too, except on the CPU where it does nothing). ``epochs`` may only grow.
+RESUME_FREE = ("out", "epochs", "resume", "max_train_samples", "max_val_samples") + MACHINE
 # values of resume keys that checkpoints written before the key existed had
 _RESUME_DEFAULTS = {"model": "ltl"}
 
@@ -48,8 +60,8 @@ def check_run_dir(config: TrainConfig) -> Path:
         raise ValueError(f"--out {run_dir} is a file; pass a directory for the run")
     if ckpt_path.exists() and not config.resume:
         raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue it or choose another --out")
-    if not ckpt_path.exists():
-        clash = sorted(n for n in RUN_FILES if (run_dir / n).exists())
+    if not ckpt_path.exists():  # --resume of a run that finished no epoch starts it again from its config.json
+        clash = sorted(n for n in RUN_FILES if (run_dir / n).exists() and not (config.resume and n == "config.json"))
         if clash:
             raise ValueError(f"{run_dir} holds {', '.join(clash)} but no training checkpoint; a new run would overwrite "
                              "them: choose another --out")
@@ -109,22 +121,94 @@ def set_rng_state(st: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(st["cuda"], device)
 
 
-def resume_keys(config: TrainConfig) -> tuple[str, ...]:
-    """The settings that must agree between a run and its resumption, in field order."""
-    keys = tuple(k for k in TrainConfig.field_names() if k not in RESUME_FREE)
-    return keys + (("epochs",) if config.schedule == "cosine" else ())
+def resume_keys(config: TrainConfig | None = None, device: torch.device | str | None = None) -> tuple[str, ...]:
+    """The settings that must agree between a run and its resumption on ``device``, in field order:
+    every field but :data:`RESUME_FREE`, and not ``amp`` on a CPU ``device`` (``config`` is unused,
+    kept for callers that pass it)."""
+    cpu = device is not None and torch.device(device).type == "cpu"
+    return tuple(k for k in TrainConfig.field_names() if k not in RESUME_FREE and not (cpu and k == "amp"))
 
 
-def check_resume(saved: dict, config: TrainConfig, run_dir: Path) -> None:
-    """``ValueError`` naming the first of :func:`resume_keys` in which ``config`` differs from the
-    checkpoint's stored config ``saved`` (data paths compared resolved)."""
-    for k in resume_keys(config):
+def _same_path(a, b) -> bool:
+    return str(Path(a).resolve()) == str(Path(b).resolve())
+
+
+def check_resume(saved: Mapping[str, Any], config: TrainConfig, run_dir: Path,
+                 device: torch.device | str | None = None) -> None:
+    """``ValueError`` naming the first of :func:`resume_keys` (on ``device``) in which ``config``
+    differs from the saved run's config ``saved`` (data paths compared resolved)."""
+    for k in resume_keys(config, device):
         a, b = saved.get(k, _RESUME_DEFAULTS.get(k)), getattr(config, k)
-        if k in ("data", "val_data") and a is not None and b is not None:
-            a, b = str(Path(a).resolve()), str(Path(b).resolve())
-        if a != b:
-            raise ValueError(f"cannot resume {run_dir}: it was run with {k}={a!r}, now {k}={getattr(config, k)!r}; "
-                             "resume with the same settings or choose another --out")
+        if a == b or (k in ("data", "val_data") and a is not None and b is not None and _same_path(a, b)):
+            continue
+        raise ValueError(f"cannot resume {run_dir}: it was run with {k}={a!r}, not {k}={b!r}; leave the option out "
+                         "to continue with the run's own settings, or start a new run in another --out")
+
+
+def saved_config(run_dir: str | Path) -> dict | None:
+    """The settings a run directory was started with: its checkpoint's config, else (no epoch
+    finished yet) its ``config.json``; None when it holds neither.
+
+    Raises ``ValueError`` for an unreadable checkpoint or ``config.json``.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT_NAME).exists():
+        return dict(load_checkpoint(run_dir)["config"])
+    p = run_dir / "config.json"
+    if not p.exists():
+        return None
+    try:
+        saved = json.loads(p.read_text())
+        TrainConfig.from_dict(saved)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{p} is not a readable training config ({str(exc).splitlines()[0]}); delete the run "
+                         "directory to start over") from exc
+    return saved
+
+
+def resume_config(out: str | Path, given: Mapping[str, Any] | None = None) -> TrainConfig:
+    """The config that resumes the run in ``out``: its saved settings (:func:`saved_config`), the
+    :data:`MACHINE` settings at their defaults, then the values in ``given`` (the options written on
+    the command line, by :class:`TrainConfig` field name).
+
+    Given settings that must agree and differ from the saved ones are refused when the run starts
+    (:func:`check_resume`); a larger ``epochs`` extends the run.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``out`` holds no run to resume.
+    ValueError
+        An unknown field in ``given``, or an unreadable saved config.
+    """
+    saved = saved_config(out)
+    if saved is None:
+        raise FileNotFoundError(f"{out} holds no training run to resume (no {CHECKPOINT_NAME} or config.json); "
+                                "start one with --data and without --resume")
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(TrainConfig.field_names()))
+    if unknown:
+        raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+    defaults = TrainConfig.defaults()
+    values = {**saved, **{k: defaults[k] for k in MACHINE}, **given, "out": str(out), "resume": True}
+    return TrainConfig.from_dict(values)
+
+
+def extend_schedule(sched, opt, epochs: int) -> bool:
+    """Stretch a restored cosine schedule to ``epochs`` in all; True when it changed.
+
+    The learning rate from the next epoch on is the one a run planned for ``epochs`` from the start
+    has there, ``lr·½(1 + cos(π·e/epochs))``: a finished run's rate, annealed to 0, rises again to
+    that value and anneals to 0 at the new last epoch. The constant schedule has nothing to stretch.
+    """
+    if not isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) or sched.T_max == epochs:
+        return False
+    sched.T_max = int(epochs)
+    e = sched.last_epoch
+    for group, base in zip(opt.param_groups, sched.base_lrs):
+        group["lr"] = sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * e / epochs)) / 2
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+    return True
 
 
 def new_model(config: TrainConfig, data, provenance: dict):
