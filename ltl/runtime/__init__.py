@@ -1,15 +1,16 @@
 """What every layer shares about where and how work runs: one policy each for devices
 (:mod:`~ltl.runtime.devices`), torchrun set-up and collectives (:mod:`~ltl.runtime.distributed`),
-progress and synchronisation (:mod:`~ltl.runtime.progress`), atomic file writes
-(:mod:`~ltl.runtime.files`) and the base of the typed settings (:mod:`~ltl.runtime.settings`).
+progress and synchronisation (:mod:`~ltl.runtime.progress`), messages through Python's logging
+(:mod:`~ltl.runtime.log`), atomic file writes (:mod:`~ltl.runtime.files`) and the base of the
+typed settings (:mod:`~ltl.runtime.settings`).
 
 It sits just above :mod:`ltl.geometry` and imports nothing else of ltl.
 """
 
 from .devices import astra_cuda_available, cuda_usable, default_device, num_workers, resolve_device
-from .files import atomic_bytes, atomic_write, json_safe, temporary_sibling
+from .files import atomic_bytes, atomic_path, atomic_write, json_safe, temporary_sibling
 from .progress import Progress, sync
 from .settings import Settings
 
 __all__ = ["astra_cuda_available", "cuda_usable", "default_device", "num_workers", "resolve_device",
-           "atomic_bytes", "atomic_write", "json_safe", "temporary_sibling", "Progress", "sync", "Settings"]
+           "atomic_bytes", "atomic_path", "atomic_write", "json_safe", "temporary_sibling", "Progress", "sync", "Settings"]
