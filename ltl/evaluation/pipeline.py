@@ -170,14 +170,10 @@ class Pipeline:
             else:
                 first = next((i for i in self.instances.values() if i.fvis_settings is not None), None)
                 if first is not None:
-                    s, f = first.fvis_settings
-                    settings["l1"] = {"solver": s, "frame": f}
+                    settings["l1"] = registry.ShearletL1Settings(*first.fvis_settings)
         for m in self.methods:
             if m not in LEARNED:
-                given = settings.get(m, DEFAULT_SETTINGS.get(m))
-                if m == "l1" and isinstance(given, dict) and isinstance(given.get("solver"), L1Settings):
-                    given = registry.ShearletL1Settings(given["solver"], given["frame"])
-                self.instances[m] = registry.create(m, given)
+                self.instances[m] = registry.create(m, settings.get(m, DEFAULT_SETTINGS.get(m)))
         self.setups: list[_Setup] = []
         self.uses: dict[str, int] = {}
         for m in [m for m in self.methods if m in LEARNED] + [m for m in self.methods if m not in LEARNED]:
