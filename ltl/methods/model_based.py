@@ -83,37 +83,40 @@ class FBP(Method):
         return Reconstruction(fbp(A, y, filter=self.settings.filter), {"filter": self.settings.filter})
 
 
+class _SolverMethod(Method):
+    """A method that is one solver call with its typed settings (``solver``, a staticmethod)."""
+
+    solver = None
+
+    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
+        return _solver_info(*self.solver(A, y, **self.settings.kwargs(), progress=progress))
+
+
 @register
-class SIRT(Method):
+class SIRT(_SolverMethod):
     name = "sirt"
     label = "SIRT"
     description = "SIRT with non-negativity (ltl.solvers.sirt)"
     settings_type = SIRTSettings
-
-    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
-        return _solver_info(*sirt(A, y, **self.settings.kwargs(), progress=progress))
+    solver = staticmethod(sirt)
 
 
 @register
-class CGLS(Method):
+class CGLS(_SolverMethod):
     name = "cgls"
     label = "CGLS"
     description = "conjugate gradients on the normal equations (ltl.solvers.cgls)"
     settings_type = CGLSSettings
-
-    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
-        return _solver_info(*cgls(A, y, **self.settings.kwargs(), progress=progress))
+    solver = staticmethod(cgls)
 
 
 @register
-class TV(Method):
+class TV(_SolverMethod):
     name = "tv"
     label = "TV"
     description = "total variation, λ from the noise level (ltl.solvers.tv)"
     settings_type = TVSettings
-
-    def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
-        return _solver_info(*tv(A, y, **self.settings.kwargs(), progress=progress))
+    solver = staticmethod(tv)
 
 
 class _Frames:

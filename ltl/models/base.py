@@ -28,8 +28,7 @@ class ScanModel(nn.Module):
 
     ``reconstruction_parts(y, full, progress=False) -> dict`` (defined by every subclass) gives the
     images of one batch of checked sinograms ``(B, V, D)``: at least :attr:`OUTPUT`, and with ``full``
-    every part :meth:`reconstruct` documents; ``progress`` shows a bar for the iterative first step
-    (it is passed only when True, so a subclass whose steps are all quick may leave it out).
+    every part :meth:`reconstruct` documents; ``progress`` shows a bar for the iterative first step.
     """
 
     FORMAT: str
@@ -157,8 +156,7 @@ class ScanModel(nn.Module):
         try:
             with torch.no_grad():
                 for a in range(0, yb.shape[0], step):
-                    bar = {"progress": True} if progress else {}
-                    for k, v in self.reconstruction_parts(yb[a:a + step], return_parts, **bar).items():
+                    for k, v in self.reconstruction_parts(yb[a:a + step], return_parts, progress=progress).items():
                         parts.setdefault(k, []).append(v)
         finally:
             self.train(was_training)

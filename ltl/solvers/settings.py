@@ -16,7 +16,21 @@ from typing import Any
 
 from ..runtime.settings import Settings, check_int, check_number
 
-__all__ = ["L1Settings", "TVSettings", "SIRTSettings", "CGLSSettings"]
+__all__ = ["SolverSettings", "L1Settings", "TVSettings", "SIRTSettings", "CGLSSettings"]
+
+
+@dataclass(frozen=True)
+class SolverSettings(Settings):
+    """Settings of one solver function: :meth:`kwargs` are its keyword arguments, and a stored
+    ``'method'`` key (datasets record ``"method": "l1_shearlet"``) is ignored when reading."""
+
+    @classmethod
+    def from_dict(cls, d, *, ignore=("method",)):
+        return super().from_dict(d, ignore=ignore)
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the solver, every field."""
+        return dict(vars(self))
 
 
 def _common(s) -> None:
@@ -33,7 +47,7 @@ def _common(s) -> None:
 
 
 @dataclass(frozen=True)
-class L1Settings(Settings):
+class L1Settings(SolverSettings):
     """Settings of :func:`~ltl.solvers.l1_shearlet`, ``min_{f≥0} ½‖Af − y‖² + λ‖w ⊙ SH(f)‖₁``.
 
     Attributes
@@ -81,17 +95,9 @@ class L1Settings(Settings):
         dflt = self.defaults()
         return {k: v for k, v in d.items() if k in self.ALWAYS or v != dflt[k]}
 
-    @classmethod
-    def from_dict(cls, d, *, ignore=("method",)):
-        return super().from_dict(d, ignore=ignore)
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~ltl.solvers.l1_shearlet`."""
-        return dict(vars(self))
-
 
 @dataclass(frozen=True)
-class TVSettings(Settings):
+class TVSettings(SolverSettings):
     """Settings of :func:`~ltl.solvers.tv`, ``min_{f≥0} ½‖Af − y‖² + λ TV(f)``.
 
     Attributes
@@ -123,17 +129,9 @@ class TVSettings(Settings):
     def validate(self) -> None:
         _common(self)
 
-    @classmethod
-    def from_dict(cls, d, *, ignore=("method",)):
-        return super().from_dict(d, ignore=ignore)
-
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~ltl.solvers.tv`."""
-        return dict(vars(self))
-
 
 @dataclass(frozen=True)
-class SIRTSettings(Settings):
+class SIRTSettings(SolverSettings):
     """Settings of :func:`~ltl.solvers.sirt`: ``iters`` (100), ``tol`` (0: run all), ``nonneg`` (True)."""
 
     WHAT = "sirt"
@@ -148,16 +146,9 @@ class SIRTSettings(Settings):
         if not isinstance(self.nonneg, bool):
             raise ValueError(f"nonneg must be true or false, got {self.nonneg!r}")
 
-    @classmethod
-    def from_dict(cls, d, *, ignore=("method",)):
-        return super().from_dict(d, ignore=ignore)
-
-    def kwargs(self) -> dict[str, Any]:
-        return dict(vars(self))
-
 
 @dataclass(frozen=True)
-class CGLSSettings(Settings):
+class CGLSSettings(SolverSettings):
     """Settings of :func:`~ltl.solvers.cgls`: ``iters`` (30; early stopping regularises) and ``tol`` (0)."""
 
     WHAT = "cgls"
@@ -168,10 +159,3 @@ class CGLSSettings(Settings):
     def validate(self) -> None:
         check_int("iters", self.iters)
         check_number("tol", self.tol, lo=0.0)
-
-    @classmethod
-    def from_dict(cls, d, *, ignore=("method",)):
-        return super().from_dict(d, ignore=ignore)
-
-    def kwargs(self) -> dict[str, Any]:
-        return dict(vars(self))
