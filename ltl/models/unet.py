@@ -19,6 +19,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..runtime.memory import check_fits
+
+
+def unet_parameters(in_channels: int, out_channels: int, width: int, depth: int, norm: str = "batch") -> float:
+    """The number of weights of :class:`UNet`'s convolutions (the norms' few parameters aside),
+    computed without building it: the estimate of the memory check."""
+    ch = [float(width) * 2 ** i for i in range(depth + 1)]
+    bias = 1 if norm == "none" else 0
+
+    def block(cin, cout):  # two 3×3 convolutions, biased only without a norm
+        return 9 * cin * cout + 9 * cout * cout + 2 * bias * cout
+
+    total = block(in_channels, ch[0]) + sum(block(ch[i - 1], ch[i]) for i in range(1, depth + 1))
+    total += sum(4 * ch[i] * ch[i - 1] + ch[i - 1] + block(2 * ch[i - 1], ch[i - 1]) for i in range(1, depth + 1))
+    return total + ch[0] * out_channels + out_channels
+
 __all__ = ["UNet", "channel_stats"]
 
 NORMS = ("batch", "group", "none")
@@ -86,6 +102,8 @@ class UNet(nn.Module):
             raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.width, self.depth, self.norm = width, depth, norm
+        check_fits(4.0 * 2 * unet_parameters(in_channels, out_channels, width, depth, norm),
+                   f"a U-Net of width {width} and depth {depth}", hint="use a smaller --width or --depth")
         ch = [width * 2 ** i for i in range(depth + 1)]
         self.down = nn.ModuleList([_Block(in_channels, ch[0], norm)] +
                                   [_Block(ch[i - 1], ch[i], norm) for i in range(1, depth + 1)])

@@ -7,6 +7,7 @@ import threading
 import torch
 
 from ..runtime.devices import default_device
+from ..runtime.memory import check_fits
 
 from ..geometry import Geometry
 from . import _astra
@@ -124,6 +125,11 @@ class RadonOperator(LinearOperator):
         self.device = torch.device(device) if device is not None else None
         self.domain_shape = (geometry.image_size * oversample,) * 2
         self.range_shape = geometry.sino_shape
+        n = float(geometry.image_size * oversample)
+        views, det = geometry.sino_shape
+        # one image and one sinogram as float32, times the dozen copies a solver keeps
+        check_fits(12 * 4 * (n * n + float(views) * det), f"the operator of a {geometry.image_size}² image with "
+                   f"{views} views × {det} detector pixels", device=device, hint="use a smaller image size")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Project images ``(N, N)`` or ``(B, N, N)`` to sinograms ``(V, D)`` or ``(B, V, D)``."""

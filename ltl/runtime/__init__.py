@@ -8,9 +8,11 @@ It sits just above :mod:`ltl.geometry` and imports nothing else of ltl.
 """
 
 from .devices import astra_cuda_available, cuda_usable, default_device, num_workers, resolve_device
-from .files import atomic_bytes, atomic_path, atomic_write, json_safe, temporary_sibling
+from .files import (FileLock, LockedError, atomic_bytes, atomic_path, atomic_write, json_safe, make_output_dir,
+                    refuse_input_as_output, rename_noreplace, same_file, temporary_sibling)
 from .progress import Progress, sync
 from .settings import Settings
 
 __all__ = ["astra_cuda_available", "cuda_usable", "default_device", "num_workers", "resolve_device",
-           "atomic_bytes", "atomic_path", "atomic_write", "json_safe", "temporary_sibling", "Progress", "sync", "Settings"]
+           "atomic_bytes", "atomic_path", "atomic_write", "json_safe", "temporary_sibling", "FileLock", "LockedError", "make_output_dir",
+           "refuse_input_as_output", "rename_noreplace", "same_file", "Progress", "sync", "Settings"]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..operators.base import LinearOperator
+from ..runtime.memory import check_fits
 from ._construction import (
     FilterBank,
     build_filter_bank,
@@ -157,6 +158,9 @@ class ShearletFrame(LinearOperator):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
             raise ValueError(f"bins must be a positive integer, got {bins!r}; the default is 180")
+        channels = 1 + 4 * sum(shears_t)
+        check_fits(channels * n * n * 8 * 3, f"a shearlet frame of {channels} channels at N={n}", device=None,
+                   hint="use a smaller image size or fewer scales")
         bank = build_filter_bank(n, scales, shears_t, int(bins))
         filters = torch.from_numpy(np.array(bank.filters)).to(dtype=dtype, device=device)
         self._init_from(bank, filters)

@@ -150,7 +150,13 @@ def test_splits_never_overlap(tmp_path, geom, reference):
         ("train", "train", "val", "test", None)
     assert TRAIN_SEEDS.stop <= VAL_SEEDS.start and VAL_SEEDS.stop <= TEST_SEEDS.start
     with pytest.raises(ValueError, match="overlap"):
-        _make(tmp_path / "x.h5", geom, seed=9_999, count=3, val_count=2)
+        _make(tmp_path / "x.h5", geom, seed=10_001, count=3, val_count=2)
+    # A main range that straddles a split boundary is refused even without val/test samples.
+    with pytest.raises(ValueError, match=r"seeds 9999..10000 run into the validation seeds \(10000..\)"):
+        _make(tmp_path / "x.h5", geom, seed=9_999, count=2)
+    with pytest.raises(ValueError, match="run into the test seeds"):
+        _make(tmp_path / "x.h5", geom, seed=19_990, count=20)
+    assert not (tmp_path / "x.h5").exists()
     with pytest.raises(ValueError, match="no test samples.*--test-count"):
         LtIDataset(reference, "test")
     with pytest.raises(ValueError, match="split must be"):

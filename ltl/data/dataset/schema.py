@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...geometry import Geometry
-from ...runtime.files import atomic_path
+from ...runtime.files import FileLock, LockedError, atomic_path
 from ...solvers.settings import L1Settings
 from ..phantoms import family_names
 
@@ -54,6 +54,9 @@ def open_dataset(path: Path, mode: str = "r"):
     ------
     FileNotFoundError
         ``path`` does not exist.
+    LockedError
+        Another process is writing ``path`` (:class:`ltl.runtime.files.FileLock`) and HDF5 refuses
+        to open it meanwhile.
     ValueError
         ``path`` is a directory, not a readable HDF5 file (e.g. truncated by an interrupted
         write), not an ltl dataset, of another format version, or lacks an array.
@@ -69,6 +72,10 @@ def open_dataset(path: Path, mode: str = "r"):
     try:
         f = h5py.File(path, mode)
     except OSError as exc:
+        who = FileLock.holder(path)
+        if who is not None:
+            raise LockedError(f"dataset {path} is being written by {who}; wait for `ltl dataset make` to finish "
+                              "(a killed run resumes where it stopped)") from exc
         raise ValueError(
             f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); it may be truncated by an "
             "interrupted write: delete it and re-create it with `ltl dataset make`"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...runtime.memory import check_fits
+
 __all__ = ["TRAIN_SEEDS", "VAL_SEEDS", "TEST_SEEDS", "SPLITS", "split_of", "sample_seeds", "seed_ranges"]
 
 #: Seeds of training phantoms.
@@ -59,6 +61,13 @@ def sample_seeds(seed: int, count: int, val_count: int, test_count: int) -> np.n
         raise ValueError("the dataset would be empty: pass count (and/or val_count, test_count) >= 1")
     if val_count > len(VAL_SEEDS) or test_count > len(TEST_SEEDS):
         raise ValueError(f"val_count and test_count may be at most {len(VAL_SEEDS)}")
+    for name, r in (("validation", VAL_SEEDS), ("test", TEST_SEEDS)):
+        if count and seed < r.start < seed + count:
+            raise ValueError(f"seeds {seed}..{seed + count - 1} run into the {name} seeds ({r.start}..): the samples "
+                             f"from {r.start} on would be {name} images; keep seed + count <= {r.start}, or start "
+                             f"at {r.start} for a set of {name} images only")
+    check_fits(8.0 * 4 * (count + val_count + test_count), f"the seeds of {count + val_count + test_count} samples",
+               hint="use a smaller count")
     parts = [np.arange(seed, seed + count), np.arange(VAL_SEEDS.start, VAL_SEEDS.start + val_count),
              np.arange(TEST_SEEDS.start, TEST_SEEDS.start + test_count)]
     seeds = np.concatenate(parts).astype(np.int64)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...geometry import Geometry
 from ...runtime.distributed import join_process_group
+from ...runtime.files import FileLock
 from .schema import check_same, create_file, done_chunks, open_dataset, read_settings, sample_families
 
 __all__ = ["shard_path", "merge_shards", "meet_and_merge"]
@@ -45,35 +46,36 @@ def merge_shards(path: str | Path, world_size: int, *, remove: bool = True) -> i
     path = Path(path)
     if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
         raise ValueError(f"world_size must be an integer >= 1, got {world_size!r}")
-    shards = [shard_path(path, k) for k in range(world_size) if shard_path(path, k).exists()]
-    if not shards and not path.exists():
-        raise FileNotFoundError(f"neither {path} nor any shard {shard_path(path, 0)} ... exists; run make_dataset first")
-    if not path.exists():
-        with open_dataset(shards[0], "r") as f:
-            s = read_settings(f, shards[0])
-            create_file(path, s, f["seed"][:], Geometry.from_dict(s["geometry"]),
-                        sample_families(f, s) if "family" in f else None)
-    with open_dataset(path, "r+") as out:
-        ref = read_settings(out, path)
-        chunk = int(ref["chunk"])
-        m = out["done"].shape[0]
-        for sp in shards:
-            with open_dataset(sp, "r") as f:
-                check_same(sp, read_settings(f, sp), ref)
-                have = done_chunks(f["done"][:], chunk)
-                merged = done_chunks(out["done"][:], chunk)
-                for k in sorted(have - merged):
-                    a, b = k * chunk, min(m, (k + 1) * chunk)
-                    for key in ("truth", "sinogram", "f_vis"):
-                        out[key][a:b] = f[key][a:b]
+    with FileLock(path, "dataset"):
+        shards = [shard_path(path, k) for k in range(world_size) if shard_path(path, k).exists()]
+        if not shards and not path.exists():
+            raise FileNotFoundError(f"neither {path} nor any shard {shard_path(path, 0)} ... exists; run make_dataset first")
+        if not path.exists():
+            with open_dataset(shards[0], "r") as f:
+                s = read_settings(f, shards[0])
+                create_file(path, s, f["seed"][:], Geometry.from_dict(s["geometry"]),
+                            sample_families(f, s) if "family" in f else None)
+        with open_dataset(path, "r+") as out:
+            ref = read_settings(out, path)
+            chunk = int(ref["chunk"])
+            m = out["done"].shape[0]
+            for sp in shards:
+                with open_dataset(sp, "r") as f:
+                    check_same(sp, read_settings(f, sp), ref)
+                    have = done_chunks(f["done"][:], chunk)
+                    merged = done_chunks(out["done"][:], chunk)
+                    for k in sorted(have - merged):
+                        a, b = k * chunk, min(m, (k + 1) * chunk)
+                        for key in ("truth", "sinogram", "f_vis"):
+                            out[key][a:b] = f[key][a:b]
+                        out.flush()
+                        out["done"][a:b] = True
                     out.flush()
-                    out["done"][a:b] = True
-                out.flush()
-                rank = int(sp.stem.rsplit(".rank", 1)[1])
-                expected = set(range(rank, math.ceil(m / chunk), world_size))
-            if remove and expected <= done_chunks(out["done"][:], chunk):
-                sp.unlink()
-        return int(out["done"][:].sum())
+                    rank = int(sp.stem.rsplit(".rank", 1)[1])
+                    expected = set(range(rank, math.ceil(m / chunk), world_size))
+                if remove and expected <= done_chunks(out["done"][:], chunk):
+                    sp.unlink()
+            return int(out["done"][:].sum())
 
 
 def meet_and_merge(path: Path, rank: int, world: int) -> bool:

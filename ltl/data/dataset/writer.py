@@ -27,6 +27,8 @@ from ...operators import RadonOperator
 from ...runtime import default_device
 from ...runtime.devices import num_workers
 from ...runtime.distributed import env_rank
+from ...runtime.files import FileLock
+from ...runtime.memory import check_disk
 from ...runtime.progress import bar, sync
 from ...shearlets.settings import FrameSettings, frame_settings_of, make_frame
 from ...solvers import l1_shearlet
@@ -267,50 +269,58 @@ def make_dataset(
     }
     m = int(seeds.size)
     n_chunks = math.ceil(m / chunk)
-
-    # Chunks already finished in the main file (read-only, before anyone writes it).
-    done_main: set[int] = set()
-    if path.exists():
-        if overwrite and world == 1:
-            path.unlink()
-        elif overwrite:
-            raise ValueError(f"{path} exists; with several ranks delete it (and its shards) instead of overwrite")
-        else:
-            with open_dataset(path, "r") as f:
-                check_same(path, read_settings(f, path), settings)
-                done_main = done_chunks(f["done"][:], chunk)
+    if not path.exists() or overwrite:
+        n, (v, d) = geometry.image_size, geometry.sino_shape
+        check_disk(4.0 * m * (2 * n * n + v * d), path.parent, f"a dataset of {m} samples at {n}²",
+                   hint="use a smaller --count or another --out")
 
     target = path if world == 1 else shard_path(path, rank)
-    if world > 1 and target.exists() and overwrite:
-        target.unlink()
-    if target.exists():
-        with open_dataset(target, "r") as f:
-            check_same(target, read_settings(f, target), settings)
-    elif len(done_main) < n_chunks:
-        create_file(target, settings, seeds, geometry, plan.families(seeds) if plan.mix is not None else None)
+    # Held while this process writes (or decides not to write) its file: a second `dataset make`
+    # of the same file is refused, and `dataset info` names the writer. The kernel releases it if
+    # the process dies, and the rerun resumes.
+    with FileLock(target, "dataset"):
+        # Chunks already finished in the main file (read-only, before anyone writes it).
+        done_main: set[int] = set()
+        if path.exists():
+            if overwrite and world == 1:
+                path.unlink()
+            elif overwrite:
+                raise ValueError(f"{path} exists; with several ranks delete it (and its shards) instead of overwrite")
+            else:
+                with open_dataset(path, "r") as f:
+                    check_same(path, read_settings(f, path), settings)
+                    done_main = done_chunks(f["done"][:], chunk)
 
-    mine = [k for k in range(rank, n_chunks, world) if k not in done_main]
-    if mine:
-        with open_dataset(target, "r+") as h5:
-            done_here = done_chunks(h5["done"][:], chunk)
-            todo = [k for k in mine if k not in done_here]
-            A = RadonOperator(geometry, device=dev)
-            common = dict(plan=plan, geometry=geometry, oversample=oversample, noise=float(noise), photons=photons,
-                          device=dev, frame=frame, A=A, solver=solver)
-            expected = solver.iters
-            if todo and estimate is not None:
-                A.norm()  # computed once per geometry: not part of a sample's time
-                first = seeds[todo[0] * chunk]
-                per, expected = _time_one_sample(int(first), **common)
-                left = sum(min(m, (k + 1) * chunk) - k * chunk for k in todo)
-                estimate({"samples": left, "seconds_per_sample": per, "seconds": per * left, "iterations": expected,
-                          "device": str(dev),
-                          "how": f"timed on one sample (seed {first}) made and solved alone on {dev.type}, then "
-                                 f"discarded; the {left} samples run in batches of {min(int(chunk), left)}"})
-            _write_chunks(h5, todo, seeds=seeds, chunk=int(chunk), **common,
-                          desc="dataset" if world == 1 else f"dataset rank {rank}",
-                          position=rank if world > 1 else None, progress=progress, world=world,
-                          expected_iters=expected, callback=callback)
+        if world > 1 and target.exists() and overwrite:
+            target.unlink()
+        if target.exists():
+            with open_dataset(target, "r") as f:
+                check_same(target, read_settings(f, target), settings)
+        elif len(done_main) < n_chunks:
+            create_file(target, settings, seeds, geometry, plan.families(seeds) if plan.mix is not None else None)
+
+        mine = [k for k in range(rank, n_chunks, world) if k not in done_main]
+        if mine:
+            with open_dataset(target, "r+") as h5:
+                done_here = done_chunks(h5["done"][:], chunk)
+                todo = [k for k in mine if k not in done_here]
+                A = RadonOperator(geometry, device=dev)
+                common = dict(plan=plan, geometry=geometry, oversample=oversample, noise=float(noise), photons=photons,
+                              device=dev, frame=frame, A=A, solver=solver)
+                expected = solver.iters
+                if todo and estimate is not None:
+                    A.norm()  # computed once per geometry: not part of a sample's time
+                    first = seeds[todo[0] * chunk]
+                    per, expected = _time_one_sample(int(first), **common)
+                    left = sum(min(m, (k + 1) * chunk) - k * chunk for k in todo)
+                    estimate({"samples": left, "seconds_per_sample": per, "seconds": per * left, "iterations": expected,
+                              "device": str(dev),
+                              "how": f"timed on one sample (seed {first}) made and solved alone on {dev.type}, then "
+                                     f"discarded; the {left} samples run in batches of {min(int(chunk), left)}"})
+                _write_chunks(h5, todo, seeds=seeds, chunk=int(chunk), **common,
+                              desc="dataset" if world == 1 else f"dataset rank {rank}",
+                              position=rank if world > 1 else None, progress=progress, world=world,
+                              expected_iters=expected, callback=callback)
 
     if world == 1:
         return path

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ...runtime.memory import check_fits
 from .anatomy import random_anatomy
 from .ellipses import random_ellipses, shepp_logan_variants
 from .lowcontrast import low_contrast
@@ -89,8 +90,23 @@ def family(spec: str) -> Callable[..., torch.Tensor]:
 
 
 def generate(spec: str, count: int, size: int, *, seed: int = 0, oversample: int = 1) -> torch.Tensor:
-    """``family(spec)(count, size, seed=seed, oversample=oversample)``: ``(count, k·size, k·size)`` float32."""
+    """``family(spec)(count, size, seed=seed, oversample=oversample)``: ``(count, k·size, k·size)`` float32.
+
+    A size and count whose images cannot fit in memory are refused first
+    (:class:`ltl.runtime.memory.TooLargeError`, a ``ValueError``)."""
+    check_phantom_memory(count, size, oversample)
     return family(spec)(count, size, seed=seed, oversample=oversample)
+
+
+def check_phantom_memory(count, size, oversample: int = 1) -> None:
+    """Refuse ``count`` phantoms of ``size``² on the ``oversample``× grid that cannot fit in memory
+    (the images as float32 and the rasteriser's float64 working grids)."""
+    try:
+        c, n, k = float(count), float(size), float(oversample)
+    except (TypeError, ValueError):
+        return  # the family reports the bad type
+    check_fits(c * (k * n) ** 2 * (4 + 16), f"{count:g} phantom(s) of {size:g}² on the {oversample:g}× grid",
+               hint="use a smaller --size or --count")
 
 
 def _weight(name: str, text: str, spec: str) -> float:
@@ -241,6 +257,7 @@ def phantom_images(spec: str | Mix, seeds: Sequence[int], size: int, *, oversamp
     seeds = [int(s) for s in np.asarray(seeds).tolist()]
     if not seeds:
         raise ValueError("no sample seeds given")
+    check_phantom_memory(1 if len(set(seeds)) == 1 else len(seeds), size, oversample)
     names = mix.families_of(seeds) if len(mix.families) > 1 else [mix.families[0]] * len(seeds)
     cache = generators if generators is not None else {}
 
