@@ -80,6 +80,7 @@ class _Run:
     scaler: torch.amp.GradScaler
     use_amp: bool
     ckpt_path: Path
+    data_fingerprint: dict | None = None
 
     @property
     def dev(self) -> torch.device:
@@ -128,10 +129,12 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
         train_ds = _subset(train_full, config.max_train_samples)
         val_ds = _subset(val_full, config.max_val_samples)
 
+        fingerprint = {"train": train_full.fingerprint(), "val": val_full.fingerprint()}
         ck = None
         if config.resume and ckpt_path.exists():
             ck = state.load_checkpoint(ckpt_path)
             state.check_resume(ck["config"], config, run_dir, dev)
+            state.check_data(ck.get("data_fingerprint"), fingerprint, run_dir, config)
             done = int(ck["epoch"])
             if config.epochs < done:
                 raise ValueError(f"{run_dir} has trained {done} epochs already; epochs={config.epochs} would "
@@ -183,7 +186,7 @@ def train(config: TrainConfig, *, callback: Callable[[int, dict], Any] | None = 
             ddp_net = DDP(net, device_ids=[dev.index] if dev.type == "cuda" else None)
         else:
             ddp_net = net
-        run = _Run(config, info, model, ddp_net, params, weights, opt, sched, scaler, use_amp, ckpt_path)
+        run = _Run(config, info, model, ddp_net, params, weights, opt, sched, scaler, use_amp, ckpt_path, fingerprint)
 
         sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank,
                                                       shuffle=True, seed=config.seed)
@@ -315,7 +318,7 @@ def _write_epoch(run: _Run, run_dir: Path, row: dict, history: list, best: float
     model.provenance = dict(model.provenance, epochs_trained=epoch, last_epoch=row)
     ck = state.checkpoint_state(epoch=epoch, model=model, opt=run.opt, sched=run.sched, scaler=run.scaler,
                                 device=run.dev, history=history, best=best, baseline=baseline, config=config,
-                                world_size=run.info.world_size)
+                                world_size=run.info.world_size, data_fingerprint=run.data_fingerprint)
     state.save_checkpoint(run.ckpt_path, ck)
     model.save(run_dir / "model")
     if improved:

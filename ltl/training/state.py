@@ -32,7 +32,7 @@ from .config import TrainConfig
 __all__ = ["CHECKPOINT_NAME", "CHECKPOINT_FORMAT", "RUN_FILES", "MACHINE", "RESUME_FREE", "check_run_dir",
            "load_checkpoint", "save_checkpoint", "epoch_seed", "rng_state", "set_rng_state", "resume_keys",
            "check_resume", "saved_config", "resume_config", "extend_schedule", "new_model", "start_model",
-           "checkpoint_state", "restore_state"]
+           "checkpoint_state", "restore_state", "check_data"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "ltl-train-checkpoint"
@@ -145,6 +145,19 @@ def check_resume(saved: Mapping[str, Any], config: TrainConfig, run_dir: Path,
                          "to continue with the run's own settings, or start a new run in another --out")
 
 
+def check_data(saved: Mapping[str, Any] | None, now: Mapping[str, str], run_dir: Path, config: TrainConfig) -> None:
+    """``ValueError`` when the content of a run's training or validation data changed since the
+    checkpoint (fingerprints ``saved`` of :func:`checkpoint_state` against ``now``). Checkpoints
+    from before fingerprints were kept (``saved`` None) are not checked."""
+    if not saved:
+        return
+    for split, path in (("train", config.data), ("val", config.val_data or config.data)):
+        if saved.get(split) is not None and saved.get(split) != now.get(split):
+            raise ValueError(f"cannot resume {run_dir}: the {split} data in {path} changed since the run was "
+                             "checkpointed (its content differs); resume with the original file, or start a new "
+                             "run in another --out")
+
+
 def saved_config(run_dir: str | Path) -> dict | None:
     """The settings a run directory was started with: its checkpoint's config, else (no epoch
     finished yet) its ``config.json``; None when it holds neither.
@@ -246,9 +259,12 @@ def start_model(config: TrainConfig, ck: dict | None, train_data, val_data):
 
 
 def checkpoint_state(*, epoch: int, model, opt, sched, scaler, device: torch.device, history: list, best: float,
-                     baseline: dict | None, config: TrainConfig, world_size: int) -> dict:
-    """The checkpoint after ``epoch`` finished epochs (the RNG states are read now)."""
-    return {
+                     baseline: dict | None, config: TrainConfig, world_size: int,
+                     data_fingerprint: dict | None = None) -> dict:
+    """The checkpoint after ``epoch`` finished epochs (the RNG states are read now);
+    ``data_fingerprint`` ({'train': sha, 'val': sha}, :meth:`LtIDataset.fingerprint`) lets a resume
+    check that the data are still those of the run."""
+    return {"data_fingerprint": data_fingerprint,
         "format": CHECKPOINT_FORMAT, "epoch": epoch, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_meta": model.metadata(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
         "scaler": scaler.state_dict(), "rng": rng_state(device), "history": history, "best": best,

@@ -159,6 +159,26 @@ class LtIDataset(torch.utils.data.Dataset):
                 "seed_ranges": seed_ranges(np.sort(self.sample_seeds)), "settings": s,
                 "families": {str(k): int(v) for k, v in zip(*np.unique(self.families, return_counts=True))}}
 
+    def fingerprint(self, block: int = 64) -> str:
+        """SHA-256 of what training reads from this split: the settings, the kept samples' seeds
+        and the bytes of their ``keys`` arrays (read in blocks of ``block`` samples). A re-made or
+        edited file with the same name gives another value, so ``train --resume`` can tell.
+        Reads the split once (about a second per GB)."""
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
+        h.update(np.ascontiguousarray(self.sample_seeds, dtype=np.int64).tobytes())
+        with open_dataset(self.path, "r") as f:
+            for key in self.keys:
+                h.update(key.encode())
+                for a in range(0, self.indices.size, block):
+                    idx = self.indices[a:a + block]
+                    lo, hi = int(idx[0]), int(idx[-1]) + 1
+                    rows = f[key][lo:hi]
+                    h.update(np.ascontiguousarray(rows[idx - lo], dtype=np.float32).tobytes())
+        return h.hexdigest()
+
     # -- data
     def __len__(self) -> int:
         return int(self.indices.size)
