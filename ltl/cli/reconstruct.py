@@ -13,10 +13,11 @@ import numpy as np
 
 from .. import methods
 from ..data.preprocess import PreprocessSettings
+from ..methods.volume import VolumeSettings
 from ..solvers.settings import L1Settings, TVSettings
 from .common import UsageError, check_out, device_of
 
-__all__ = ["add_parser", "run", "method_settings", "scan_geometry", "angles_from_args"]
+__all__ = ["add_parser", "run", "method_settings", "make_solver", "scan_geometry", "angles_from_args"]
 
 _GEOMETRY = ("start", "range", "step", "size", "det_pixel", "voxel", "source_origin", "origin_det")
 _MEASURED = ("flats", "darks", "dataset", "start", "range", "step", "size", "det_pixel", "voxel", "source_origin",
@@ -70,32 +71,53 @@ def _rebinned_for(model, geometry, y):
     return y_par, cover
 
 
-def reconstruct(name: str, scan, args):
-    """Run one method on a scan; returns (reconstruction (M, N, N), settings, extra arrays)."""
+def make_solver(name: str, geometry, args, device, *, progress: bool | None = None):
+    """Method ``name`` built once for sinograms of ``geometry`` on ``device``: a function from
+    sinograms ``(B, V, D)`` to ``(images (B, N, N), record, extra arrays)``; ``progress`` shows the
+    solvers' bars (default: unless --no-progress)."""
     from ..operators import RadonOperator
 
-    device = device_of(getattr(args, "device", None))
-    y = scan.sinogram.to(device)
-    A = RadonOperator(scan.geometry)
+    A = RadonOperator(geometry)
+    show = not args.no_progress if progress is None else progress
     if methods.get(name).learned:
-        model, ckpt = _model(args, y.device)
-        info = {"method": name, "checkpoint": ckpt}
-        if scan.geometry.is_fan and not model.geometry.is_fan:
-            y, cover = _rebinned_for(model, scan.geometry, y)
-            A = RadonOperator(model.geometry)
-            info.update(rebinned_to=model.geometry.to_dict(), rebin_coverage=cover)
-        else:
-            model.check_geometry(scan.geometry)
-        rec = methods.create(name, model=model).reconstruct(A, y, progress=not args.no_progress)
-        return rec.image, info, {k: v.cpu() for k, v in rec.parts.items()}
+        model, ckpt = _model(args, device)
+        rebin = geometry.is_fan and not model.geometry.is_fan
+        if not rebin:
+            model.check_geometry(geometry)
+        A_model = RadonOperator(model.geometry) if rebin else A
+        method = methods.create(name, model=model)
+
+        def solve_learned(y):
+            y, info = y.to(device), {"method": name, "checkpoint": ckpt}
+            if rebin:
+                y, cover = _rebinned_for(model, geometry, y)
+                info.update(rebinned_to=model.geometry.to_dict(), rebin_coverage=cover)
+            rec = method.reconstruct(A_model, y, progress=show)
+            return rec.image, info, {k: v.cpu() for k, v in rec.parts.items()}
+
+        return solve_learned
     method = methods.create(name, method_settings(name, args))
-    rec = method.reconstruct(A, y, progress=not args.no_progress)
-    if rec.info.get("converged") is False and float(rec.info.get("tol") or 0) > 0:
+
+    def solve(y):
+        rec = method.reconstruct(A, y.to(device), progress=show)
+        return rec.image, {**rec.info, "method": name, "solver": rec.info.get("method", name)}, {}
+
+    return solve
+
+
+def _warn_unconverged(name: str, info: dict) -> None:
+    if info.get("converged") is False and float(info.get("tol") or 0) > 0:
         logging.getLogger(__name__).warning(
-            f"{methods.label(name)} stopped at its iteration limit ({rec.info['iterations']}) before its tolerance "
-            f"{rec.info['tol']:g}: it has not converged; raise --iters")
-    settings = {**rec.info, "method": name, "solver": rec.info.get("method", name)}
-    return rec.image, settings, {}
+            f"{methods.label(name)} stopped at its iteration limit ({info['iterations']}) before its tolerance "
+            f"{info['tol']:g}: it has not converged; raise --iters")
+
+
+def reconstruct(name: str, scan, args):
+    """Run one method on a scan; returns (reconstruction (M, N, N), settings, extra arrays)."""
+    device = device_of(getattr(args, "device", None))
+    image, info, extra = make_solver(name, scan.geometry, args, device)(scan.sinogram)
+    _warn_unconverged(name, info)
+    return image, info, extra
 
 
 _METRIC_LABELS = {"re": "RE", "psnr": "PSNR", "ssim": "SSIM", "haarpsi": "HaarPSI"}
@@ -176,31 +198,96 @@ def preprocess_settings(args) -> PreprocessSettings:
         raise UsageError(str(exc)) from exc
 
 
-def load_measured(args):
-    """Measured projections → a :class:`~ltl.data.simulate.Scan` of sinograms ``(M, V, D)``."""
-    import torch
-
-    from ..data.io import read_projections
-    from ..data.preprocess import preprocess
-    from ..data.simulate import Scan
-
-    raw = read_projections(args.scan, layout=args.layout, dataset=args.dataset, flats=args.flats, darks=args.darks)
-    sl = _rows(args.rows, raw.shape[1])
-    pick = (lambda a: None if a is None else np.ascontiguousarray(a[:, sl]))
-    if raw.geometry is not None:
+def _measured_geometry(args, stack):
+    if stack.geometry is not None:
         given = [f"--{k.replace('_', '-')}" for k in _GEOMETRY if getattr(args, k) is not None]
         if given:
             raise UsageError(f"{Path(str(args.scan)).name} holds its geometry; drop {', '.join(given)}")
-        geometry = raw.geometry
-    else:
-        geometry = scan_geometry(args, raw.shape, raw.angles)
-    sino, record = preprocess(pick(raw.data), geometry, flats=pick(raw.flats), darks=pick(raw.darks),
-                              settings=preprocess_settings(args), kind=raw.kind)
-    rows = range(raw.shape[1])[sl]
-    meta = {"source": raw.meta, "preprocessing": record, "rows": [rows.start, rows.stop, rows.step],
-            "angles_from": "command line" if raw.geometry is None and angles_from_args(args, raw.shape[0]) is not None
-            else "file"}
-    return Scan(torch.from_numpy(sino), geometry, None, meta)
+        return stack.geometry
+    return scan_geometry(args, stack.shape, stack.angles)
+
+
+def _run_volume(args, out: Path, png: Path | None) -> int:
+    """Measured projections → a volume, slice batch by slice batch (:mod:`ltl.methods.volume`)."""
+    import torch
+
+    from ..data.io import file_identity, open_projections, read_images
+    from ..metrics import all_metrics
+    from ..methods.volume import VolumeSettings, reconstruct_volume
+    from ..runtime import distributed as D
+
+    stack = open_projections(args.scan, layout=args.layout, dataset=args.dataset, flats=args.flats, darks=args.darks)
+    rows = range(stack.shape[1])[_rows(args.rows, stack.shape[1])]
+    geometry = _measured_geometry(args, stack)
+    pre = preprocess_settings(args)
+    if stack.darks is not None and stack.flats is None:
+        raise UsageError("dark fields were given without flat fields; give --flats too")
+    try:
+        volume = VolumeSettings(batch_slices=args.batch_slices)
+    except ValueError as exc:
+        raise UsageError(f"--batch-slices: {exc}") from exc
+    truth = None
+    if args.truth is not None:
+        truth, _ = read_images(args.truth)
+        want = (len(rows), *geometry.image_shape)
+        if truth.shape != want:
+            raise UsageError(f"--truth {args.truth} holds images of shape {truth.shape}; the reconstruction is {want}")
+    learned = methods.get(args.method).learned
+    key = {"scan": file_identity(args.scan), "flats": file_identity(args.flats), "darks": file_identity(args.darks),
+           "layout": args.layout, "dataset": args.dataset, "method": args.method,
+           "method_settings": method_settings(args.method, args), "noise": args.noise,
+           "checkpoint": file_identity(args.checkpoint) if learned and args.checkpoint else None}
+    from_args = stack.geometry is None and angles_from_args(args, stack.shape[0]) is not None
+    meta = {"scan": str(args.scan), "source": stack.meta, "rows": [rows.start, rows.stop, rows.step],
+            "angles_from": "command line" if from_args else "file"}
+    sums: dict[str, float] = {}
+    first: list = []
+
+    def on_batch(r: range, images):
+        rec = torch.from_numpy(images)
+        if not first:
+            first.append(rec[0].clone())
+        if truth is not None:
+            i = len(range(rows.start, r.start, rows.step))
+            for k, v in all_metrics(rec.clamp(0, 1), torch.from_numpy(truth[i:i + len(r)])).items():
+                sums[k] = sums.get(k, 0.0) + float(v.sum())
+
+    try:
+        dist = D.setup(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        one_batch = len(rows) <= volume.batch_slices  # else the bar over slices is enough
+        solve = make_solver(args.method, geometry, args, dist.device, progress=not args.no_progress and one_batch)
+        res = reconstruct_volume(stack, geometry, solve, out, rows=rows, preprocessing=pre, settings=volume, key=key,
+                                 meta=meta, overwrite=args.overwrite, restart=args.restart,
+                                 progress=not args.no_progress, dist=dist, on_batch=on_batch)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        D.teardown(dist)
+    if res.path is None:
+        return 0
+    _warn_unconverged(args.method, res.meta)
+    for step in res.meta.get("preprocessing", []):
+        if step["step"] == "center" and step["estimated"]:
+            print(f"centre of rotation: {step['pixels']:+.2f} detector pixels ({step['estimated']} estimate; "
+                  f"--cor {step['pixels']:.2f} reuses it)")
+    resumed = f", {res.resumed} of them resumed" if res.resumed else ""
+    ranks = f" on {dist.world_size} processes" if dist.world_size > 1 else ""
+    msg = (f"wrote {out}: {args.method} of {res.slices} slice(s) in {res.seconds:.2f} s, batches of "
+           f"{volume.batch_slices}{resumed}{ranks}")
+    if truth is not None:
+        msg += " | " + ", ".join(f"{_METRIC_LABELS.get(k, k)} {v / res.slices:.4f}" for k, v in sums.items())
+    print(msg)
+    if png is not None:
+        from ..plotting import save_montage
+
+        save_montage(png, {methods.label(args.method): first[0]},
+                     truth=torch.from_numpy(truth[0]) if truth is not None else None,
+                     title=f"{Path(str(args.scan)).name}", geometry=geometry)
+        print(f"wrote {png}")
+    return 0
 
 
 def _truth(args, scan):
@@ -231,7 +318,9 @@ def run(args) -> int:
         raise UsageError(f"unknown method {args.method!r}; valid methods: {', '.join(CHOICES)}")
     measured = [k for k in _MEASURED if getattr(args, k) not in (None, False, 0.0)]
     is_npz = Path(str(args.scan)).suffix.lower() == ".npz"
-    scan = load_scan(args.scan) if is_npz and not measured else load_measured(args)
+    if not (is_npz and not measured):
+        return _run_volume(args, out, png)
+    scan = load_scan(args.scan)
     if args.truth is not None:
         scan = type(scan)(scan.sinogram, scan.geometry, _truth(args, scan), scan.meta)
     if args.noise is None and isinstance((scan.meta or {}).get("noise"), (int, float)) and scan.meta["noise"] > 0:
@@ -245,8 +334,6 @@ def run(args) -> int:
     rec = rec.cpu()
     settings["seconds"] = seconds
     settings["scan"] = str(args.scan)
-    if not (is_npz and not measured):
-        settings.update(scan.meta)
     write_reconstruction(out, rec, scan.geometry, settings, overwrite=args.overwrite, **extra)
     for step in (scan.meta or {}).get("preprocessing", []):
         if step["step"] == "center" and step["estimated"]:
@@ -279,6 +366,19 @@ degrees; ltl works in radians. Example:
 
   ltl reconstruct proj.tif --flats flat.tif --darks dark.tif --start -60 --range 120 --step 1 \\
       --method tv --out rec.tif
+
+Volumes: the rows are reconstructed in batches of --batch-slices; each batch reads only its rows
+(of the projections, flats and darks), so memory grows with the batch, not with the volume.
+Finished batches are kept in .OUT.partial/ beside the output, which appears only when complete;
+after a kill, the same command resumes where it stopped (a different one is refused; --restart
+discards the old batches). Under torchrun the batches are shared among the processes and rank 0
+writes the one output (the processes must share the output's file system):
+
+  torchrun --nproc_per_node 4 -m ltl reconstruct proj.tif --flats flat.tif --start-angle 0 --range 180 \\
+      --out rec.h5
+
+(torchrun's own parser takes --start and --log for its options: write --start-angle and
+--minus-log after it.)
 """
 
 
@@ -296,8 +396,17 @@ def add_parser(sub) -> None:
                    help="order of a 3D TIFF stack or dataset [projections: views × rows × cols]")
     m.add_argument("--dataset", default=None, help="HDF5 dataset of the projections [NXtomo or /exchange/data]")
     m.add_argument("--rows", default=None, help="detector rows (slices) to reconstruct, A:B [all]")
+    v = s.add_argument_group("volumes (a stack of detector rows is reconstructed in slice batches)")
+    v.add_argument("--batch-slices", type=int, default=VolumeSettings.batch_slices,
+                   help="slices per batch: memory grows with the batch, not the volume "
+                        f"[{VolumeSettings.batch_slices}]")
+    v.add_argument("--restart", action="store_true",
+                   help="discard the partial result of an interrupted run of another command for --out "
+                        "(the same command resumes it without this)")
     a = s.add_argument_group("angles, in degrees (instead of those in the file)")
-    a.add_argument("--start", type=float, default=None, help="angle of the first view in degrees [0]")
+    a.add_argument("--start", "--start-angle", dest="start", type=float, default=None,
+                   help="angle of the first view in degrees [0] (--start-angle under torchrun, which takes "
+                        "--start for its own --start-method)")
     a.add_argument("--range", type=float, default=None, help="angular range in degrees (views × step)")
     a.add_argument("--step", type=float, default=None, help="angular step in degrees; negative turns the other way")
     g = s.add_argument_group("geometry (a parallel beam unless --source-origin is given)")
@@ -307,8 +416,10 @@ def add_parser(sub) -> None:
     g.add_argument("--source-origin", type=float, default=None, help="fan beam: source to rotation axis in mm")
     g.add_argument("--origin-det", type=float, default=None, help="fan beam: rotation axis to detector in mm")
     p = s.add_argument_group("preprocessing (applied in this order, recorded in the output)")
-    p.add_argument("--log", default=PreprocessSettings.log, action=argparse.BooleanOptionalAction,
-                   help="take −ln of the data [when --flats are given, or the file holds intensities]")
+    p.add_argument("--log", "--minus-log", dest="log", default=PreprocessSettings.log,
+                   action=argparse.BooleanOptionalAction,
+                   help="take −ln of the data [when --flats are given, or the file holds intensities] "
+                        "(--minus-log/--no-minus-log under torchrun, which takes --log for its --log-dir)")
     p.add_argument("--clip", type=float, default=PreprocessSettings.clip,
                    help="floor for non-positive transmissions before −ln [smallest positive value]")
     p.add_argument("--rings", action="store_true", help="suppress ring artefacts (stripes in the sinogram)")

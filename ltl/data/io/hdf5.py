@@ -12,6 +12,10 @@ Scans
   ``/exchange/data_white`` (flats), ``/exchange/data_dark`` and ``/exchange/theta`` (degrees).
 * **Any dataset** ``file.h5:/path/to/data`` (or ``dataset=``): a 3D stack; angles from the command line.
 
+:func:`open_hdf5_scan` opens a scan without reading its frames
+(:class:`~ltl.data.io.arrays.H5Array`: h5py reads only the hyperslab asked for, e.g. a few
+detector rows of every projection); :func:`read_hdf5_scan` reads it whole.
+
 Reconstructions
 ---------------
 ``/reconstruction`` float32 ``(M, N, N)``; the root attributes ``geometry`` and ``meta`` hold JSON
@@ -25,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["HDF5_SUFFIXES", "split_dataset", "read_hdf5_scan", "write_nxtomo", "write_hdf5_reconstruction",
-           "read_hdf5_reconstruction"]
+from .arrays import H5Array
+
+__all__ = ["HDF5_SUFFIXES", "split_dataset", "open_hdf5_scan", "read_hdf5_scan", "write_nxtomo",
+           "write_hdf5_reconstruction", "write_hdf5_reconstruction_batches", "read_hdf5_reconstruction"]
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx", ".cxi")
 _DEGREES = ("degree", "degrees", "deg")
@@ -74,7 +80,7 @@ def _angles(ds, where: str, meta: dict) -> np.ndarray:
     return np.deg2rad(a)
 
 
-def _read_nxtomo(entry, p: Path) -> dict:
+def _open_nxtomo(entry, p: Path) -> dict:
     meta = {"format": "NXtomo", "entry": entry.name}
     data = entry["instrument/detector/data"]
     if data.ndim != 3:
@@ -90,7 +96,7 @@ def _read_nxtomo(entry, p: Path) -> dict:
 
     def frames(k: int):
         idx = np.flatnonzero(key == k)
-        return np.asarray(data[idx], dtype=np.float32) if idx.size else None
+        return H5Array(p, data.name, frames=idx) if idx.size else None
 
     proj = frames(0)
     if proj is None:
@@ -99,22 +105,23 @@ def _read_nxtomo(entry, p: Path) -> dict:
     return dict(data=proj, angles=angles[key == 0], flats=frames(1), darks=frames(2), kind="intensity", meta=meta)
 
 
-def _read_exchange(f, p: Path) -> dict:
+def _open_exchange(f, p: Path) -> dict:
     ex = f["exchange"]
     meta = {"format": "Data Exchange"}
-    data = np.asarray(ex["data"][()], dtype=np.float32)
-    if data.ndim != 3:
-        raise ValueError(f"{p}: /exchange/data has shape {data.shape}; expected (views, rows, cols)")
+    if ex["data"].ndim != 3:
+        raise ValueError(f"{p}: /exchange/data has shape {ex['data'].shape}; expected (views, rows, cols)")
     angles = _angles(ex["theta"], "/exchange/theta", meta) if "theta" in ex else None
-    get = (lambda k: np.asarray(ex[k][()], dtype=np.float32) if k in ex else None)
-    return dict(data=data, angles=angles, flats=get("data_white"), darks=get("data_dark"), kind="intensity", meta=meta)
+    get = (lambda k: H5Array(p, ex[k].name, page2d=True) if k in ex else None)
+    return dict(data=H5Array(p, ex["data"].name), angles=angles, flats=get("data_white"), darks=get("data_dark"),
+                kind="intensity", meta=meta)
 
 
-def read_hdf5_scan(path: str | Path, dataset: str | None = None) -> dict:
-    """The projections of an HDF5 scan (module notes) as a dict: ``data`` ``(V, R, D)`` float32,
-    ``angles`` radians or None, ``flats``, ``darks``, ``kind``, ``meta``.
+def open_hdf5_scan(path: str | Path, dataset: str | None = None) -> dict:
+    """The projections of an HDF5 scan (module notes), unread: a dict of ``data``
+    (:class:`~ltl.data.io.arrays.H5Array` ``(V, R, D)``, or ``(P, H, W)`` as stored for a named
+    dataset), ``angles`` radians or None, ``flats``, ``darks`` (H5Array or None), ``kind``, ``meta``.
 
-    ``dataset`` (or ``path`` written ``file.h5:/path``) names a 3D dataset to read as it is.
+    ``dataset`` (or ``path`` written ``file.h5:/path``) names a dataset, 3D or one 2D sinogram.
     """
     import h5py
 
@@ -130,20 +137,23 @@ def read_hdf5_scan(path: str | Path, dataset: str | None = None) -> dict:
         if dataset is not None:
             if dataset not in f or not hasattr(f[dataset], "shape"):
                 raise ValueError(f"{p}: no dataset {dataset!r}; name one that holds the projections")
-            arr = np.asarray(f[dataset][()], dtype=np.float32)
-            if arr.ndim == 2:
-                arr = arr[:, None, :]
-            if arr.ndim != 3:
-                raise ValueError(f"{p}:{dataset} has shape {arr.shape}; expected (views, rows, cols) or (views, cols)")
-            return dict(data=arr, angles=None, flats=None, darks=None, kind="unknown",
+            return dict(data=H5Array(p, f[dataset].name), angles=None, flats=None, darks=None, kind="unknown",
                         meta={"format": "HDF5 dataset", "dataset": dataset})
         entry = _find_nxtomo(f)
         if entry is not None:
-            return _read_nxtomo(entry, p)
+            return _open_nxtomo(entry, p)
         if "exchange/data" in f:
-            return _read_exchange(f, p)
+            return _open_exchange(f, p)
     raise ValueError(f"{p}: neither an NXtomo entry nor /exchange/data; name the projections' dataset as "
                      f"{p.name}:/path/to/data")
+
+
+def read_hdf5_scan(path: str | Path, dataset: str | None = None) -> dict:
+    """The projections of an HDF5 scan (module notes) as a dict: ``data`` ``(V, R, D)`` float32
+    (a 2D dataset ``(V, D)`` as ``(V, 1, D)``), ``angles`` radians or None, ``flats``, ``darks``,
+    ``kind``, ``meta``; :func:`open_hdf5_scan`, read whole."""
+    d = open_hdf5_scan(path, dataset)
+    return dict(d, **{k: (None if d[k] is None else d[k].take()) for k in ("data", "flats", "darks")})
 
 
 def write_nxtomo(path: str | Path, projections: np.ndarray, angles: np.ndarray, *, flats: np.ndarray | None = None,
@@ -200,6 +210,36 @@ def write_hdf5_reconstruction(path: str | Path, volume: np.ndarray, geometry_jso
     with atomic_path(p, suffix=p.suffix) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("reconstruction", data=np.asarray(volume, dtype=np.float32), compression="gzip",
                          chunks=(1, *np.shape(volume)[1:]))
+        f.attrs["geometry"] = geometry_json
+        f.attrs["meta"] = json.dumps(json_safe(meta))
+        f.attrs["ltl_version"] = version
+    return p
+
+
+def write_hdf5_reconstruction_batches(path: str | Path, batches, shape: tuple[int, int, int], geometry_json: str,
+                                      meta: dict, version: str, *, overwrite: bool = False) -> Path:
+    """:func:`write_hdf5_reconstruction` of a volume ``shape = (M, N, N)`` given as an iterable of
+    slice batches ``(k, N, N)`` in order; one batch in memory at a time; atomically."""
+    import h5py
+
+    from ...runtime.files import atomic_path, json_safe
+
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
+    shape = tuple(int(s) for s in shape)
+    with atomic_path(p, suffix=p.suffix) as tmp, h5py.File(tmp, "w") as f:
+        ds = f.create_dataset("reconstruction", shape=shape, dtype=np.float32, compression="gzip",
+                              chunks=(1, *shape[1:]))
+        i = 0
+        for b in batches:
+            b = np.asarray(b, dtype=np.float32).reshape(-1, *shape[1:])
+            if i + len(b) > shape[0]:
+                raise ValueError(f"more than the {shape[0]} slices announced")
+            ds[i:i + len(b)] = b
+            i += len(b)
+        if i != shape[0]:
+            raise ValueError(f"{i} slices written, {shape[0]} announced")
         f.attrs["geometry"] = geometry_json
         f.attrs["meta"] = json.dumps(json_safe(meta))
         f.attrs["ltl_version"] = version

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TIFF_SUFFIXES", "is_tiff", "tiff_files", "read_tiff", "read_tiff_meta", "write_tiff"]
+__all__ = ["TIFF_SUFFIXES", "is_tiff", "tiff_files", "read_tiff", "read_tiff_meta", "write_tiff", "write_tiff_batches"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -96,4 +96,39 @@ def write_tiff(path: str | Path, volume: np.ndarray, meta: dict, *, overwrite: b
     data = np.ascontiguousarray(volume, dtype=np.float32)
     with atomic_path(p, suffix=p.suffix) as tmp:
         tifffile.imwrite(tmp, data, description=json.dumps(json_safe(meta)), metadata=None, photometric="minisblack")
+    return p
+
+
+def write_tiff_batches(path: str | Path, batches, shape: tuple[int, int, int], meta: dict, *,
+                       overwrite: bool = False) -> Path:
+    """Write a volume ``shape = (M, N, N)`` given as an iterable of slice batches ``(k, N, N)`` (in
+    order, M slices in all) as float32 pages with ``meta`` in the first page's ImageDescription,
+    as :func:`write_tiff` does; one batch in memory at a time; atomically."""
+    import tifffile
+
+    from ...runtime.files import atomic_path, json_safe
+
+    p = Path(path)
+    if p.suffix.lower() not in TIFF_SUFFIXES:
+        raise ValueError(f"a TIFF output must end in .tif or .tiff, got {p.name}")
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
+    shape = tuple(int(s) for s in shape)
+    count = [0]
+
+    def pages():
+        for b in batches:
+            b = np.asarray(b, dtype=np.float32).reshape(-1, *shape[1:])
+            for page in b:
+                count[0] += 1
+                if count[0] > shape[0]:
+                    raise ValueError(f"more than the {shape[0]} slices announced")
+                yield np.ascontiguousarray(page)
+        if count[0] != shape[0]:
+            raise ValueError(f"{count[0]} slices written, {shape[0]} announced")
+
+    with atomic_path(p, suffix=p.suffix) as tmp:
+        with tifffile.TiffWriter(tmp) as tw:
+            tw.write(pages(), shape=shape, dtype="float32", description=json.dumps(json_safe(meta)), metadata=None,
+                     photometric="minisblack")
     return p
