@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["save_montage", "save_comparison", "draw_directions", "measured_directions"]
+__all__ = ["save_montage", "save_comparison", "save_figure", "draw_directions", "measured_directions"]
 
 #: Colours of measured and missing frequency directions in :func:`draw_directions`.
 MEASURED_COLOUR, MISSING_COLOUR = "tab:blue", "tab:red"
@@ -53,7 +53,7 @@ def draw_directions(ax, geometry, *, label: bool = True) -> None:
 
 
 def save_montage(path: str | Path, images: dict, *, truth=None, title: str | None = None,
-                 metrics: dict | None = None, dpi: int = 110, geometry=None) -> Path:
+                 metrics: dict | None = None, dpi: int = 110, geometry=None, replace: bool = True) -> Path:
     """Write a PNG: the truth (if given), each reconstruction, and below each its error map.
 
     Parameters
@@ -66,13 +66,15 @@ def save_montage(path: str | Path, images: dict, *, truth=None, title: str | Non
         Per-method metrics to print under each panel (e.g. ``{'FBP': {'re': .., 'ssim': ..}}``).
     geometry : Geometry, optional
         Mark the scan's measured directions and missing wedge (see :func:`save_comparison`).
+    replace : bool
+        See :func:`save_comparison`.
     """
     return save_comparison(path, [{"truth": truth, "images": images, "metrics": metrics}], title=title, dpi=dpi,
-                           geometry=geometry)
+                           geometry=geometry, replace=replace)
 
 
 def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = None, dpi: int = 110,
-                    geometry=None) -> Path:
+                    geometry=None, replace: bool = True) -> Path:
     """Write a PNG with, for each case, a row of images and (with a truth) a row of error maps.
 
     Parameters
@@ -84,6 +86,11 @@ def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = 
     geometry : Geometry, optional
         The scans' geometry: marks its measured directions and missing wedge
         (:func:`draw_directions`) under each truth, or in the first image's corner without one.
+    replace : bool
+        Replace an existing file (a link at ``path`` is replaced, never written through); False
+        refuses with ``FileExistsError`` (:func:`ltl.runtime.atomic_write`). The figure is drawn in
+        memory in the format of ``path``'s suffix (an unknown suffix is a ``ValueError``) and
+        written atomically.
     """
     import matplotlib
 
@@ -134,8 +141,22 @@ def save_comparison(path: str | Path, cases: list[dict], *, title: str | None = 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return save_figure(fig, path, dpi=dpi, replace=replace)
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 110, replace: bool = True) -> Path:
+    """Write a matplotlib figure to ``path`` atomically (drawn in memory in the format of the
+    suffix, then :func:`ltl.runtime.atomic_write` with ``replace``) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .runtime.files import atomic_write
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=dpi)
-    plt.close(fig)
-    return p
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=p.suffix[1:].lower() or "png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return atomic_write(p, lambda f: f.write(buf.getvalue()), suffix=p.suffix or ".png", replace=replace)

@@ -13,7 +13,8 @@ from ..data.dataset.writer import DEFAULT_CHUNK
 from ..geometry import Geometry
 from ..shearlets.settings import FrameSettings
 from ..solvers.settings import L1Settings
-from .common import add_scan_options, device_of, geometry_from_args
+from .common import (UsageError, add_scan_options, check_scan_options, check_seed, check_writable, device_of,
+                     geometry_from_args)
 
 __all__ = ["add_parser", "run_make", "run_merge", "run_info"]
 
@@ -42,6 +43,15 @@ def run_make(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".h5", ".hdf5"):
         raise ValueError(f"--out must end in .h5 or .hdf5, got {out.name}")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a dataset file name (.h5)")
+    if out.is_symlink():
+        raise UsageError(f"--out {out} is a link (to {os.readlink(out)}); ltl writes a dataset to a plain file only, "
+                         "give its real path")
+    check_writable(out)
+    check_seed(args.seed)
+    check_scan_options(args)
+    check_split_seeds(args.seed, args.count)
     device = device_of(args.device)
     g = geometry_from_args(args)
     solver = {k: v for k, v in (("lam", args.lam), ("iters", args.iters), ("tol", args.tol)) if v is not None}
@@ -62,8 +72,29 @@ def run_make(args) -> int:
     return 0
 
 
+def check_split_seeds(seed: int, count: int) -> None:
+    """Refuse main seeds ``seed .. seed+count−1`` that span two splits (or leave the last one): a
+    sample's split follows from its seed (:func:`ltl.data.split_of`), so ``--seed 9999 --count 2``
+    would put a training sample's neighbour into the validation split."""
+    from ..data.dataset import SPLITS, split_of
+
+    if count < 1 or seed < 0:
+        return
+    first, last = split_of(seed), split_of(seed + count - 1)
+    if first != last:
+        r = SPLITS[first] if first else None
+        names = {"train": "training", "val": "validation", "test": "test"}
+        into = f"into the {names[last]} seeds ({SPLITS[last].start}..)" if last else \
+            f"past {max(r.stop for r in SPLITS.values()) - 1}, the last seed of any split"
+        raise UsageError(f"--seed {seed} --count {count}: seeds {seed}..{seed + count - 1} run from the "
+                         f"{names.get(first, first)} seeds {into}; a sample's split follows from its seed, so keep "
+                         f"seed+count <= {r.stop if r else 0} (use --val-count / --test-count for the other splits)")
+
+
 def run_merge(args) -> int:
     """``ltl dataset merge``: merge the rank shards into the dataset file."""
+    if args.world_size < 1:
+        raise UsageError(f"--world-size must be an integer >= 1 (the ranks that wrote shards), got {args.world_size}")
     done = merge_shards(args.path, args.world_size)
     print(f"merged shards into {args.path}: {done} samples done")
     return 0
@@ -71,11 +102,15 @@ def run_merge(args) -> int:
 
 def run_info(args) -> int:
     """``ltl dataset info``: print a dataset's settings and progress (``--json``: as JSON)."""
-    info = dataset_info(args.path)
+    try:
+        info = dataset_info(args.path)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # settings of the wrong JSON type
+        raise ValueError(f"{args.path}: its settings are not what `ltl dataset make` writes ({type(exc).__name__}: "
+                         f"{exc}); re-create the file") from None
     if args.json:
         print(json.dumps(info))
     else:
-        g = Geometry.from_dict(info["geometry"])
+        g = _checked(info, args.path)
         print(f"{info['path']}: {info['done']}/{info['samples']} samples done, splits {info['splits']}")
         print(f"geometry   {g.describe()}")
         print(f"phantom    {info['phantom']}, noise η={info['noise']:g}, seeds {info['seed_ranges']}")
@@ -93,6 +128,31 @@ def run_info(args) -> int:
         print(f"frame      {info['frame']}")
         print(f"ltl        {info['ltl_version']}")
     return 0
+
+
+def _checked(info: dict, path) -> Geometry:
+    """The geometry of :func:`dataset_info`'s summary after checking the values ``run_info``
+    prints; ``ValueError`` naming the first that is not what ``ltl dataset make`` writes."""
+    def bad(key, v, want):
+        return ValueError(f"{path}: its settings' {key!r} is {v!r}, expected {want}; the file was not written by "
+                          "`ltl dataset make` or was edited: re-create it")
+
+    try:
+        g = Geometry.from_dict(info["geometry"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise bad("geometry", info.get("geometry"), f"a geometry ({exc})") from None
+    v = info.get("noise")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        raise bad("noise", v, "a number >= 0")
+    for key, kind in (("done", int), ("samples", int), ("splits", dict), ("families", dict), ("phantom", str)):
+        if isinstance(info.get(key), bool) or not isinstance(info.get(key), kind):
+            raise bad(key, info.get(key), kind.__name__)
+    mix = info.get("mix")
+    if mix and not (isinstance(mix, dict) and isinstance(mix.get("weights"), list)
+                    and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in mix["weights"])
+                    and isinstance(mix.get("families"), list)):
+        raise bad("mix", mix, "families and numeric weights")
+    return g
 
 
 def add_parser(subparsers) -> None:

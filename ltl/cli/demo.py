@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from .common import UsageError, device_of, geometry
+from .common import UsageError, check_noise, check_out_dir, check_seed, device_of, geometry, removed_on_failure
 
 __all__ = ["add_parser", "run"]
 
@@ -40,17 +40,16 @@ def run(args) -> int:
     import torch
 
     from .. import methods
-    from ..data import Scan, save_reconstruction, save_scan, simulate_phantoms
+    from ..data import Scan, simulate_phantoms
     from ..metrics import all_metrics
     from ..operators import RadonOperator
-    from ..plotting import save_comparison
-    from ..version import __version__
 
     out = Path(args.out)
     names = ["scan.npz", "reconstructions.npz", "demo.png", "metrics.json"]
-    existing = [n for n in names if (out / n).exists()]
-    if existing and not args.overwrite:
-        raise UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
+    check_out_dir(out, args.overwrite, names, inputs=[args.checkpoint])
+    check_seed(args.seed)
+    check_seed(args.phantom_seed, "--phantom-seed")
+    check_noise(args.noise, None)
     device = device_of(args.device)
     g = geometry(args.size, args.range, 1.0, 0.0)
     model, model_note = _demo_model(args, g, device)
@@ -104,26 +103,8 @@ def run(args) -> int:
             rec, t_net = run("ltl", model=model, f_vis=f_vis)
             record("LtI", rec.image, t_l1 + t_net, {"checkpoint": model_note, "network_seconds": t_net})
             extra = {"f_vis": f_vis.cpu(), "contribution": rec.parts["contribution"].cpu()}
-    out.mkdir(parents=True, exist_ok=True)
-    save_scan(out / "scan.npz", scan, overwrite=True)
-    shown = list(results)
-    stack = torch.stack([v["images"] for v in results.values()], dim=1)  # (phantom, method, N, N)
-    save_reconstruction(out / "reconstructions.npz", stack.reshape(-1, g.image_size, g.image_size), g,
-                        {"layout": "phantom-major: index = phantom * len(methods) + method", "methods": shown,
-                         "phantoms": phantoms, "settings": {k: v["settings"] for k, v in results.items()}},
-                        overwrite=True, **extra)
-    cases = [{"name": ph, "truth": scan.images[i], "images": {k: v["images"][i] for k, v in results.items()},
-              "metrics": {k: {mk: mv[i] for mk, mv in v["metrics"].items()} for k, v in results.items()}}
-             for i, ph in enumerate(phantoms)]
-    save_comparison(out / "demo.png", cases, geometry=g,
-                    title=f"{g.angular_range_deg:.0f}° limited-angle scans, {g.num_angles} views, η={args.noise:g}: edges "
-                          f"whose normals lie in the {180 - g.angular_range_deg:.0f}° missing wedge are not measured")
-    report = {"geometry": g.to_dict(), "noise": args.noise, "seed": args.seed, "ellipse_seed": args.phantom_seed,
-              "phantoms": phantoms, "ltl_version": __version__, "device": device.type,
-              "lti": model_note if model is not None else f"skipped: {model_note}",
-              "methods": {k: dict(v["metrics"], seconds=v["seconds"], settings=v["settings"])
-                          for k, v in results.items()}}
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    with removed_on_failure(out) as written:
+        _write(out, args, scan, results, extra, phantoms, g, model, model_note, device, written)
     for i, ph in enumerate(phantoms):
         print(f"\n{ph}")
         print(f"{'method':<14}{'RE':>8}{'PSNR':>8}{'SSIM':>8}{'HaarPSI':>9}{'s (both)':>10}")
@@ -132,6 +113,40 @@ def run(args) -> int:
             print(f"{k:<14}{m['re']:>8.3f}{m['psnr']:>8.2f}{m['ssim']:>8.3f}{m['haarpsi']:>9.3f}{v['seconds']:>10.2f}")
     print(f"\nwrote {out / 'demo.png'}, {out / 'metrics.json'}, {out / 'scan.npz'}, {out / 'reconstructions.npz'}")
     return 0
+
+
+def _write(out: Path, args, scan, results: dict, extra: dict, phantoms: list, g, model, model_note: str, device,
+           written: list):
+    """Write the demo's four files into ``out`` (replacing earlier ones only with ``--overwrite``);
+    each file written is appended to ``written``."""
+    import torch
+
+    from ..data import save_reconstruction, save_scan
+    from ..plotting import save_comparison
+    from ..runtime.files import atomic_write
+    from ..version import __version__
+
+    out.mkdir(parents=True, exist_ok=True)
+    written.append(save_scan(out / "scan.npz", scan, overwrite=args.overwrite))
+    shown = list(results)
+    stack = torch.stack([v["images"] for v in results.values()], dim=1)  # (phantom, method, N, N)
+    rec_meta = {"layout": "phantom-major: index = phantom * len(methods) + method", "methods": shown,
+                "phantoms": phantoms, "settings": {k: v["settings"] for k, v in results.items()}}
+    written.append(save_reconstruction(out / "reconstructions.npz", stack.reshape(-1, g.image_size, g.image_size), g,
+                                       rec_meta, overwrite=args.overwrite, **extra))
+    cases = [{"name": ph, "truth": scan.images[i], "images": {k: v["images"][i] for k, v in results.items()},
+              "metrics": {k: {mk: mv[i] for mk, mv in v["metrics"].items()} for k, v in results.items()}}
+             for i, ph in enumerate(phantoms)]
+    title = (f"{g.angular_range_deg:.0f}° limited-angle scans, {g.num_angles} views, η={args.noise:g}: edges whose "
+             f"normals lie in the {180 - g.angular_range_deg:.0f}° missing wedge are not measured")
+    written.append(save_comparison(out / "demo.png", cases, geometry=g, title=title, replace=args.overwrite))
+    report = {"geometry": g.to_dict(), "noise": args.noise, "seed": args.seed, "ellipse_seed": args.phantom_seed,
+              "phantoms": phantoms, "ltl_version": __version__, "device": device.type,
+              "lti": model_note if model is not None else f"skipped: {model_note}",
+              "methods": {k: dict(v["metrics"], seconds=v["seconds"], settings=v["settings"])
+                          for k, v in results.items()}}
+    written.append(atomic_write(out / "metrics.json", lambda f: f.write(json.dumps(report, indent=2).encode()),
+                                replace=args.overwrite))
 
 
 def _solver(info: dict) -> dict:

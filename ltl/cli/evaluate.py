@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .common import UsageError, device_of
+from .common import UsageError, check_noise, check_seed, check_writable, device_of, geometry, input_paths
 
 __all__ = ["add_parser"]
 
@@ -59,8 +59,19 @@ def _scan_geometry(args, checkpoints: dict):
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{next(iter(checkpoints.values()))}: its metadata has no usable geometry ({exc})") from exc
     o = {k: _GEOMETRY_DEFAULTS[k] if v is None else v for k, v in opts.items()}
-    return Geometry.limited_angle(o["size"], angular_range_deg=o["range"], step_deg=o["step"],
-                                  center_deg=o["center"]), "the options'"
+    return geometry(o["size"], o["range"], o["step"], o["center"]), "the options'"
+
+
+def _warn_training_seeds(seed: int, count: int, learned: list) -> None:
+    """Warn when simulated phantoms use training seeds: the learned models may have seen them."""
+    from ..data.dataset import TEST_SEEDS, TRAIN_SEEDS
+
+    if learned and seed < TRAIN_SEEDS.stop:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            f"--seed {seed}: phantoms {seed}.. use training seeds (below {TRAIN_SEEDS.stop}), which "
+            f"{', '.join(learned)} may have been trained on; test seeds start at {TEST_SEEDS.start}")
 
 
 def run(args) -> int:
@@ -80,6 +91,12 @@ def run(args) -> int:
         check_report_dir(out, args.overwrite)
     except FileExistsError as exc:
         raise UsageError(str(exc)) from exc
+    check_writable(out / "report.md")
+    from ..runtime.files import same_file
+
+    for inp in input_paths(args.data, args.phantom):
+        if any(same_file(out / n, inp) for n in ("reconstructions.npz",)) or same_file(out, inp):
+            raise UsageError(f"--out {out} would replace the input {inp}; choose another --out")
     checkpoints = _checkpoints(args, methods, UsageError)
     device = device_of(args.device)
     settings = {"sirt": {"iters": args.iters}, "tv": {"iters": args.iters}} if args.iters is not None else None
@@ -88,9 +105,19 @@ def run(args) -> int:
         if Path(args.data).suffix.lower() in (".h5", ".hdf5"):
             what += f" ({args.split} split)"
     else:
+        check_seed(args.seed)
+        check_noise(args.noise, args.photons)
+        if args.size is not None and args.size < 2:
+            raise UsageError(f"--size must be an integer >= 2 (pixels), got {args.size}")
         g, whose = _scan_geometry(args, checkpoints)
-        if args.seed < 0:
-            raise UsageError(f"--seed must be >= 0, got {args.seed}")
+        _warn_training_seeds(args.seed, args.count, [m for m in methods if m in checkpoints])
+        from ..runtime.memory import check_fits
+
+        scans = args.count * max(1, len(str(args.phantom).split(","))) if not str(args.phantom).startswith("mix:") \
+            else args.count
+        n = g.image_size
+        check_fits(4.0 * scans * (4 * n * n * 5 + n * n + 2 * g.num_angles * g.det_count),
+                   f"{scans} simulated scan(s) of {n}² images", hint="use a smaller --count or --size")
         data = shifted_scans(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons, seed=args.seed)
         what = (f"{data.sinogram.shape[0]} simulated scans of {data.meta['phantom']} (seeds from {args.seed}, noise "
                 f"η={args.noise:g}), {whose} geometry")

@@ -61,25 +61,16 @@ def solver_warning(info, settings: dict, what: str) -> str | None:
 
 def run(args) -> int:
     """Run ``ltl explain`` with parsed arguments (see :func:`add_parser`); returns the exit status 0."""
-    import numpy as np
     import torch
 
     from ..data import load_scan
-    from ..data.scanfile import atomic_savez
     from ..explain import check_region, explain_lti
-    from ..explain.figures import save_explanation, save_rate_distortion, save_relevance_maps
     from ..models import LtI
     from ..models.shipped import default_checkpoint
-    from ..runtime.files import atomic_write
-    from ..version import __version__
-    from .common import device_of
+    from .common import check_out_dir, device_of, removed_on_failure
 
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a directory; --out names a folder")
-    existing = [n for n in OUTPUTS if (out / n).exists()]
-    if existing and not args.overwrite:
-        raise UsageError(f"{out} already holds {', '.join(existing)}; choose another --out or pass --overwrite")
+    check_out_dir(out, args.overwrite, OUTPUTS, inputs=[args.scan])
     settings = settings_of(args)
     roi = parse_roi(args.roi) if args.roi is not None else None
     ckpt = args.checkpoint or default_checkpoint()
@@ -114,20 +105,44 @@ def run(args) -> int:
         log.warning(warning)
     expl = explain_lti(model, f_vis, settings, roi=roi, progress=progress)
     seconds = time.perf_counter() - t0
+    with removed_on_failure(out) as written:
+        _write(out, args, expl, model, scan, ckpt, device, settings, l1_info, t_rec, seconds, written)
+    best = min(expl.areas, key=expl.areas.get)
+    print("  area under the ordering curve (lower is better): "
+          + ", ".join(f"{k} {v:.4f}" for k, v in expl.areas.items()) + f"; best: {best}")
+    print(f"  RDE kept {expl.rde.history['rate'][-1]:.1%} of the components at distortion "
+          f"{expl.rde.history['distortion'][-1]:.4f} ({expl.seconds['rde']:.1f} s); total {seconds:.1f} s")
+    print(f"wrote {', '.join(str(out / n) for n in OUTPUTS)}")
+    return 0
+
+
+def _write(out: Path, args, expl, model, scan, ckpt, device, settings, l1_info, t_rec: float, seconds: float,
+           written: list) -> None:
+    """Write :data:`OUTPUTS` into ``out`` (replacing earlier ones only with ``--overwrite``); each
+    file written is appended to ``written``."""
+    import numpy as np
+
+    from ..data.scanfile import atomic_savez
+    from ..explain.figures import save_explanation, save_rate_distortion, save_relevance_maps
+    from ..runtime.files import atomic_write
+    from ..version import __version__
+
+    replace = args.overwrite
     out.mkdir(parents=True, exist_ok=True)
     r0, c0, r1, c1 = expl.roi
-    save_explanation(out / "explanation.png", expl,
-                     title=f"{Path(args.scan).name} [{args.index}]: what LtI's network adds in rows {r0}:{r1}, "
-                           f"columns {c0}:{c1}, and what it uses (RDE, {settings.domain})")
-    save_relevance_maps(out / "relevance.png", expl)
-    save_rate_distortion(out / "rate_distortion.png", expl.curves, history=expl.rde.history)
+    title = (f"{Path(args.scan).name} [{args.index}]: what LtI's network adds in rows {r0}:{r1}, columns {c0}:{c1}, "
+             f"and what it uses (RDE, {settings.domain})")
+    written.append(save_explanation(out / "explanation.png", expl, title=title, replace=replace))
+    written.append(save_relevance_maps(out / "relevance.png", expl, replace=replace))
+    written.append(save_rate_distortion(out / "rate_distortion.png", expl.curves, history=expl.rde.history,
+                                        replace=replace))
     arrays = {"mask": expl.rde.mask.numpy(), "f_vis": expl.f_vis.numpy(), "f_ltl": expl.f_ltl.numpy(),
               "contribution": expl.contribution.numpy(), "masked_visible": expl.masked_visible.numpy(),
               "network_input": expl.network_input.numpy(),
               **{f"relevance_{k}": v.numpy() for k, v in expl.relevance.items()},
               **{f"pixel_relevance_{k}": v.numpy() for k, v in expl.pixel_relevance.items()}}
-    atomic_savez(out / "explanation.npz", overwrite=True,
-                 **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+    written.append(atomic_savez(out / "explanation.npz", overwrite=replace,
+                                **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}))
     report = {
         "command": "explain", "ltl_version": __version__, "scan": str(args.scan), "index": args.index,
         "checkpoint": str(ckpt), "device": device.type, "seed": settings.seed,
@@ -146,14 +161,8 @@ def run(args) -> int:
         "seconds": dict(expl.seconds, reconstruction=t_rec, total=seconds),
         "outputs": list(OUTPUTS),
     }
-    atomic_write(out / "explanation.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
-    best = min(expl.areas, key=expl.areas.get)
-    print("  area under the ordering curve (lower is better): "
-          + ", ".join(f"{k} {v:.4f}" for k, v in expl.areas.items()) + f"; best: {best}")
-    print(f"  RDE kept {expl.rde.history['rate'][-1]:.1%} of the components at distortion "
-          f"{expl.rde.history['distortion'][-1]:.4f} ({expl.seconds['rde']:.1f} s); total {seconds:.1f} s")
-    print(f"wrote {', '.join(str(out / n) for n in OUTPUTS)}")
-    return 0
+    written.append(atomic_write(out / "explanation.json", lambda f: f.write(json.dumps(report, indent=1).encode()),
+                                replace=replace))
 
 
 def add_parser(subparsers) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .common import UsageError, add_scan_options, check_out, geometry_from_args
+from .common import UsageError, add_scan_options, check_out, check_scan_options, check_seed, geometry_from_args, input_paths
 
 __all__ = ["add_parser", "run"]
 
@@ -19,9 +19,11 @@ def run(args) -> int:
     from ..data import save_scan, simulate_phantoms
 
     out = Path(args.out)
-    check_out(out, args.overwrite)
+    check_out(out, args.overwrite, inputs=input_paths(args.phantom), suffixes={".npz"})
     if args.count < 1:
         raise UsageError(f"--count must be >= 1, got {args.count}")
+    check_seed(args.seed)
+    check_scan_options(args)
     g = geometry_from_args(args)
     t0 = time.perf_counter()
     scan = simulate_phantoms(args.phantom, g, count=args.count, noise=args.noise, photons=args.photons,

@@ -17,7 +17,7 @@ import os
 from ..training import LOSSES, MODELS, TrainConfig, train
 from ..training.config import SCHEDULES
 from ..training.state import resume_config, saved_config
-from .common import UsageError, device_of
+from .common import UsageError, check_writable, device_of
 
 __all__ = ["add_parser", "run", "config_of"]
 
@@ -48,6 +48,14 @@ def config_of(args) -> TrainConfig:
 
 def run(args) -> int:
     """Run ``ltl train``: check ``--device``, then train with :func:`config_of`'s :class:`TrainConfig`."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    if out.is_symlink() and not out.exists():
+        raise UsageError(f"--out {out} is a link to {os.readlink(out)}, which does not exist; give a folder")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder; a run directory is a folder")
+    check_writable(out / "config.json")
     device_of(args.device, need_astra=args.model == "postproc-fbp")
     cfg = config_of(args)
     if cfg.model != args.model:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,11 +58,22 @@ def add_noise(
         y = −log(max(counts, 1)/I0)/μ. Applied before the Gaussian noise.
     seed : int
         Seeds ``np.random.default_rng([1, seed])``.
+
+    Raises
+    ------
+    TypeError
+        ``noise`` or ``photons`` is not a real number (``True`` is not η = 1), or ``seed`` not an integer.
+    ValueError
+        A negative or non-finite ``noise``, a ``photons`` that is not > 0, a negative ``seed``.
     """
+    _check_number(noise, "noise")
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    if photons is not None and not (np.isfinite(photons) and photons > 0):
-        raise ValueError(f"photons must be a finite number > 0, got {photons!r}")
+    if photons is not None:
+        _check_number(photons, "photons")
+        if not (np.isfinite(photons) and photons > 0):
+            raise ValueError(f"photons must be a finite number > 0, got {photons!r}")
+    _check_int(seed, "seed")
     rng = np.random.default_rng([1, int(seed)])
     y = sinogram.detach().cpu().double().numpy().copy()
     for i in range(y.shape[0]):
@@ -73,6 +85,18 @@ def add_noise(
         if noise > 0:
             y[i] += rng.normal(0.0, noise * peak, size=y[i].shape)
     return torch.from_numpy(y.astype(np.float32)).to(sinogram.device)
+
+
+def _check_number(v, name: str) -> None:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
+
+
+def _check_int(v, name: str, lo: int = 0) -> None:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+    if v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
 
 
 def simulate(
@@ -160,11 +184,25 @@ def simulate_phantoms(
     Raises
     ------
     ValueError
-        An unknown family or a bad mix (one line naming the valid families).
+        An unknown family or a bad mix (one line naming the valid families); a count < 1 or a
+        negative seed; images that are not square (they are not stretched), complex, empty or
+        not finite.
+    TypeError
+        ``count`` or ``seed`` not an integer, ``noise`` or ``photons`` not a real number.
     FileNotFoundError
         A path to images that does not exist.
     """
+    _check_int(count, "count", 1)
+    _check_int(seed, "seed")
+    _check_number(noise, "noise")
+    if photons is not None:
+        _check_number(photons, "photons")
     n = geometry.image_size
+    from ..runtime.memory import check_fits
+
+    # the phantoms on the fine grid, their block means and the sinograms, before any is made
+    check_fits(4.0 * count * ((oversample * n) ** 2 * 5 + n * n + 2 * geometry.num_angles * geometry.det_count),
+               f"{count} scan(s) of {n}² images ({oversample}× grid)", hint="use a smaller --size or --count")
     extra: dict = {}
     if phantom == "shepp-logan":
         fine = shepp_logan(n, oversample=oversample).expand(count, -1, -1).contiguous()
@@ -182,10 +220,44 @@ def simulate_phantoms(
             extra["images"] = records
     else:
         _check_image_path(phantom)
+        _check_images(phantom)
         fine = load_images(phantom, size=n * oversample)
     scan = simulate(fine, geometry, oversample=oversample, noise=noise, photons=photons, seed=seed)
     meta = dict(scan.meta, phantom=phantom, phantom_seed=seed, count=int(fine.shape[0]), **extra)
     return Scan(scan.sinogram, geometry, scan.images, meta)
+
+
+def _check_images(path) -> None:
+    """Refuse a user's images that would be changed silently: not square (resampling would stretch
+    them), complex (the imaginary part would be dropped), empty, or not 2D."""
+    from .phantoms.images import image_files, read_image_file
+
+    count = 0
+    for f in image_files(path):
+        if f.suffix.lower() in (".npy", ".npz"):
+            try:
+                if f.suffix.lower() == ".npy":
+                    raw = [np.load(f, mmap_mode="r", allow_pickle=False)]
+                else:
+                    with np.load(f, allow_pickle=False) as z:
+                        raw = [z[k] for k in z.files]
+            except Exception:  # noqa: BLE001 - read_image_file below names an unreadable file
+                raw = []
+            for a in raw:
+                if np.iscomplexobj(a):
+                    raise ValueError(f"{f}: the image is complex; ltl simulates real attenuation images (store the "
+                                     "magnitude or the real part yourself)")
+                if a.size == 0:
+                    raise ValueError(f"{f}: the image array is empty (shape {a.shape})")
+                if np.issubdtype(a.dtype, np.number) and not np.all(np.isfinite(a)):
+                    raise ValueError(f"{f}: image contains NaN or inf")
+        for a in read_image_file(f):
+            count += 1
+            if a.ndim != 2 or a.shape[0] != a.shape[1]:
+                raise ValueError(f"{f}: an image of {a.shape[0]}×{a.shape[1]} pixels is not square; ltl does not "
+                                 "stretch images: crop or pad it to a square first")
+    if count == 0:
+        raise ValueError(f"{path}: no images (an empty stack)")
 
 
 def _check_image_path(phantom) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runtime.files import atomic_path, atomic_write
+from ..runtime.files import atomic_write
 from .pipeline import NAMES
 from .scoring import QUANTITIES, Evaluation
 
@@ -40,11 +40,14 @@ REPORT_FILES = ("results.json", "results.csv", "report.md", "reconstructions.npz
 
 
 def check_report_dir(out: str | Path, overwrite: bool = False) -> Path:
-    """Refuse a report directory that is a file or already holds a report (unless ``overwrite``)."""
+    """Refuse a report directory that is a file (or a dangling link) or already holds a report
+    file or a link of that name (unless ``overwrite``)."""
     out = Path(out)
+    if out.is_symlink() and not out.exists():
+        raise FileExistsError(f"{out} is a link to a missing folder; pass a directory for the report")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} is a file; pass a directory for the report")
-    existing = [n for n in REPORT_FILES if (out / n).exists()]
+    existing = [n for n in REPORT_FILES if (out / n).exists() or (out / n).is_symlink()]
     if existing and not overwrite:
         raise FileExistsError(f"{out} already holds a report ({', '.join(existing)}); choose another --out or pass "
                               "--overwrite")
@@ -133,13 +136,8 @@ def family_tables(ev: Evaluation) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
-
-
-def _save_png(path: Path, draw) -> None:
-    with atomic_path(path, ".png") as tmp:
-        draw(tmp)
+def _write_text(path: Path, text: str, replace: bool) -> Path:
+    return atomic_write(path, lambda f: f.write(text.encode()), replace=replace)
 
 
 def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, montage: int = 3) -> Path:
@@ -155,12 +153,32 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
     montage : int
         Images shown in ``montage.png`` (the first ones; default 3, 0 for none).
     """
+    out = check_report_dir(out, overwrite)
+    made = []  # the folders this call creates, deepest first
+    f = out.absolute()
+    while not f.exists() and not f.is_symlink() and f != f.parent:
+        made.append(f)
+        f = f.parent
+    written: list[Path] = []
+    try:
+        return _write_files(ev, out, overwrite, montage, written)
+    except BaseException:  # a report that failed half-way: its files go, and the folders it made if empty
+        for p in written:
+            p.unlink(missing_ok=True)
+        for d in made:
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _write_files(ev: Evaluation, out: Path, overwrite: bool, montage: int, written: list) -> Path:
     from .. import __version__
     from ..data.scanfile import atomic_savez
     from ..plotting import save_comparison
     from .spectrum import save_angular_figure
 
-    out = check_report_dir(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     g = ev.geometry
     figures = {}
@@ -174,7 +192,7 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
                   image_size=np.int64(g.image_size), det_count=np.int64(g.det_count))
     arrays["meta"] = np.array(json.dumps({"methods": ev.methods, "layout": "recon_<method>: (M, N, N), image i is "
                                           "ids[i]", "geometry": g.to_dict(), "ltl_version": __version__}))
-    atomic_savez(out / "reconstructions.npz", overwrite=True, **arrays)
+    written.append(atomic_savez(out / "reconstructions.npz", overwrite=overwrite, **arrays))
 
     k = min(max(int(montage), 0), len(ev.ids))
     if k:
@@ -187,15 +205,16 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
             cases.append({"name": f"{ev.record.get('id_kind', 'image')} {ev.ids[i]}{fam}",
                           "truth": ev.truth[i] if ev.truth is not None else None, "images": images,
                           "metrics": metrics})
-        _save_png(out / "montage.png", lambda p: save_comparison(p, cases))
+        written.append(save_comparison(out / "montage.png", cases, replace=overwrite))
         figures["montage"] = "montage.png"
     if ev.angular is not None:
         curves = {NAMES[m]: ev.angular["methods"][m] for m in ev.methods}
-        save_angular_figure(out / "angular_error.png", np.asarray(ev.angular["bin_centres_deg"]), curves, g)
+        written.append(save_angular_figure(out / "angular_error.png", np.asarray(ev.angular["bin_centres_deg"]),
+                                           curves, g, replace=overwrite))
         figures["angular_error"] = "angular_error.png"
 
     doc = dict(ev.to_json(), figures=figures)
-    _write_text(out / "results.json", json.dumps(doc, indent=1))
+    written.append(_write_text(out / "results.json", json.dumps(doc, indent=1), overwrite))
 
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -205,9 +224,9 @@ def write_report(ev: Evaluation, out: str | Path, *, overwrite: bool = False, mo
         for m in ev.methods:
             w.writerow([i, ident, fam, m, *("" if ev.per_image[m][q][i] is None else repr(float(ev.per_image[m][q][i]))
                                        for q in QUANTITIES)])
-    _write_text(out / "results.csv", buf.getvalue())
+    written.append(_write_text(out / "results.csv", buf.getvalue(), overwrite))
 
-    _write_text(out / "report.md", _markdown(ev, figures))
+    written.append(_write_text(out / "report.md", _markdown(ev, figures), overwrite))
     return out
 
 

@@ -122,7 +122,7 @@ def measured_intervals(geometry: Geometry, resolution_deg: float = 0.05) -> list
 
 def save_angular_figure(path: str | Path, centres: np.ndarray, curves: dict, geometry: Geometry, *,
                         ylabel: str = "error energy / ‖truth‖² per degree", title: str | None = None,
-                        dpi: int = 110) -> Path:
+                        dpi: int = 110, replace: bool = True) -> Path:
     """Plot energy against frequency direction (0–180°) per method, with the missing wedge shaded.
 
     Parameters
@@ -135,6 +135,9 @@ def save_angular_figure(path: str | Path, centres: np.ndarray, curves: dict, geo
         Energy per bin by method (plotted per degree, on a log scale).
     geometry : Geometry
         Its measured directions are marked; the rest, the missing wedge, is shaded.
+    replace : bool
+        Replace an existing file (a link is replaced, not written through); False refuses with
+        ``FileExistsError``.
     """
     import io
 
@@ -181,4 +184,4 @@ def save_angular_figure(path: str | Path, centres: np.ndarray, curves: dict, geo
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    return atomic_write(path, lambda f: f.write(buf.getvalue()), suffix=".png")
+    return atomic_write(path, lambda f: f.write(buf.getvalue()), suffix=".png", replace=replace)

@@ -40,12 +40,11 @@ def _outline(ax, roi, n: int) -> None:
     ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, edgecolor="lime", linewidth=1.2))
 
 
-def _save(fig, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110)
-    _plt().close(fig)
-    return p
+def _save(fig, path, replace: bool = True) -> Path:
+    """Write atomically; ``replace=False`` refuses an existing file (:func:`ltl.plotting.save_figure`)."""
+    from ..plotting import save_figure
+
+    return save_figure(fig, path, dpi=110, replace=replace)
 
 
 def _symmetric(ax, img, title, fig):
@@ -79,7 +78,7 @@ def _curves(ax, curves: dict) -> None:
     ax.tick_params(labelsize=7)
 
 
-def save_explanation(path: str | Path, expl: LtIExplanation, *, title: str | None = None) -> Path:
+def save_explanation(path: str | Path, expl: LtIExplanation, *, title: str | None = None, replace: bool = True) -> Path:
     """Write a PNG that explains one LtI reconstruction.
 
     Panels: f_ltl; the network's contribution ``SHᵀ(inv·out)`` (signed); the RDE mask per pixel
@@ -125,10 +124,10 @@ def save_explanation(path: str | Path, expl: LtIExplanation, *, title: str | Non
     fig.suptitle(title or f"What LtI's network adds in rows {r0}:{r1}, columns {c0}:{c1}, and what it uses "
                           f"(RDE, {expl.domain})", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, replace)
 
 
-def save_relevance_maps(path: str | Path, expl: LtIExplanation) -> Path:
+def save_relevance_maps(path: str | Path, expl: LtIExplanation, *, replace: bool = True) -> Path:
     """Write a PNG with every method's per-pixel relevance ([0, 1]) side by side, ROI outlined."""
     plt = _plt()
     n = expl.f_vis.shape[-1]
@@ -142,10 +141,10 @@ def save_relevance_maps(path: str | Path, expl: LtIExplanation) -> Path:
     fig.colorbar(h, ax=axes[0, -1], fraction=0.046, pad=0.02)
     fig.suptitle("per-pixel relevance (summed over input channels, scaled to [0, 1])", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, replace)
 
 
-def save_rate_distortion(path: str | Path, curves: dict, *, history: dict | None = None) -> Path:
+def save_rate_distortion(path: str | Path, curves: dict, *, history: dict | None = None, replace: bool = True) -> Path:
     """Write a PNG with the ordering curves of all methods in one plot and, given RDE's
     ``history``, its objective, distortion and rate per optimisation step beside it."""
     plt = _plt()
@@ -164,4 +163,4 @@ def save_rate_distortion(path: str | Path, curves: dict, *, history: dict | None
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, replace)
