@@ -55,7 +55,8 @@ def test_locators_find_the_samples_and_the_model_of_this_checkout():
     assert sample_path("ellipses-120deg-256") == sample_path("ellipses-120deg-256.npz") == DATA / "ellipses-120deg-256.npz"
     with pytest.raises(FileNotFoundError, match="shipped samples: .*shepp-logan-120deg-256"):
         sample_path("nope")
-    assert shipped_models() == {"demo-model": default_checkpoint()}
+    found = [(m.name, m.path) for m in shipped_models()]
+    assert found[-1] == ("demo-model", default_checkpoint()) and all(p.is_relative_to(DATA) for _, p in found)
 
 
 @pytest.mark.slow

@@ -1,6 +1,13 @@
 """Model checkpoints shared by every ltl model: a directory with ``model.pt`` and ``model.json``.
 
-``model.pt``    ``torch.save(state_dict)``, loaded with ``torch.load(..., weights_only=True)``
+``model.pt``    ``torch.save(state_dict)``, loaded with ``torch.load(..., weights_only=True)``; or
+``model.npz``   the compact, pickle-free form of shipped models (:data:`COMPACT_WEIGHTS_NAME`): one
+                array per state-dict entry, read with ``numpy.load(..., allow_pickle=False)``; float
+                tensors of two or more dimensions (convolution kernels) in half precision, the rest
+                (biases, normalisation statistics, counters) as they were; each entry is cast back to
+                the dtype of the model's own entry on loading. The metadata's ``weights`` names the
+                file (``model.pt`` when absent) and ``weights_dtype`` records the storage
+                (:func:`ltl.models.shipped.install_model` writes it)
 ``model.json``  metadata (``format``, ``kind``, ltl version, geometry, settings, provenance), the
                 SHA-256 of ``model.pt`` and a manifest hash, the SHA-256 of the metadata's canonical
                 JSON (sorted keys, no spaces) without the manifest entry itself: it covers the weights
@@ -25,10 +32,14 @@ import torch
 from ..runtime.files import atomic_write
 from . import registry
 
-__all__ = ["WEIGHTS_NAME", "META_NAME", "KINDS", "manifest_hash", "save_dir", "read_meta", "load_state", "read_kind", "load_model",
-           "model_from_metadata"]
+__all__ = ["WEIGHTS_NAME", "COMPACT_WEIGHTS_NAME", "WEIGHT_FILES", "META_NAME", "KINDS", "manifest_hash", "save_dir",
+           "read_meta", "read_compact_state", "load_state", "read_kind", "load_model", "model_from_metadata"]
 
 WEIGHTS_NAME = "model.pt"
+#: The compact, pickle-free weights of shipped models (half-precision kernels in a NumPy ``.npz``).
+COMPACT_WEIGHTS_NAME = "model.npz"
+#: The weight files a checkpoint's metadata may name (``weights``).
+WEIGHT_FILES = (WEIGHTS_NAME, COMPACT_WEIGHTS_NAME)
 META_NAME = "model.json"
 #: Model kinds: LtI, LtI without the split, and the post-processing U-Nets on FBP and on f_vis.
 KINDS = ("ltl", "ltl-nosplit", "postproc-fbp", "postproc-l1")
@@ -64,23 +75,29 @@ def save_dir(model: torch.nn.Module, path: str | Path, meta: dict, what: str) ->
 
 def read_meta(path: str | Path, what: str = "model", hint: str = "`ltl train` (RUN_DIR/model)") -> tuple[dict, Path, Path]:
     """Metadata, weights path and metadata path of a checkpoint directory (or its ``model.json`` /
-    ``model.pt``); checks that both files exist, the JSON, the manifest hash over the metadata and
-    the weights' hash.
+    weights file); checks that both files exist, the JSON, the manifest hash over the metadata and
+    the weights' hash. The weights are the file the metadata's ``weights`` names (``model.pt`` or
+    the compact ``model.npz``; ``model.pt`` when absent).
 
     Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt one.
     """
     p = Path(path)
-    d = p.parent if p.name in (WEIGHTS_NAME, META_NAME) else p
-    meta_p, weights_p = d / META_NAME, d / WEIGHTS_NAME
-    for q in (meta_p, weights_p):
-        if not q.exists():
-            raise FileNotFoundError(f"{what} checkpoint {d}: {q.name} not found; pass a directory written by {hint}")
+    d = p.parent if p.name in (META_NAME,) + WEIGHT_FILES else p
+    meta_p = d / META_NAME
+    if not meta_p.exists():
+        raise FileNotFoundError(f"{what} checkpoint {d}: {META_NAME} not found; pass a directory written by {hint}")
     try:
         meta = json.loads(meta_p.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"{meta_p} is not valid JSON ({exc}); the checkpoint is corrupt, re-save it") from exc
     if not isinstance(meta, dict):
         raise ValueError(f"{meta_p} does not hold {what} metadata")
+    name = meta.get("weights") or WEIGHTS_NAME
+    if name not in WEIGHT_FILES:
+        raise ValueError(f"{meta_p} names weights {name!r}; ltl reads {' or '.join(WEIGHT_FILES)}")
+    weights_p = d / name
+    if not weights_p.exists():
+        raise FileNotFoundError(f"{what} checkpoint {d}: {name} not found; pass a directory written by {hint}")
     manifest = meta.get("manifest_sha256")
     if manifest is not None and manifest != manifest_hash(meta):
         raise ValueError(f"{meta_p} was changed after the model was saved (its manifest hash does not match its "
@@ -92,12 +109,28 @@ def read_meta(path: str | Path, what: str = "model", hint: str = "`ltl train` (R
     return meta, weights_p, meta_p
 
 
+def read_compact_state(weights_p: Path) -> dict[str, torch.Tensor]:
+    """The state dict of compact weights (``model.npz``), as stored (half-precision kernels);
+    pickle-free: object arrays are refused."""
+    import numpy as np
+
+    with np.load(weights_p, allow_pickle=False) as z:
+        return {k: torch.from_numpy(np.array(z[k])) for k in z.files}
+
+
 def load_state(model: torch.nn.Module, weights_p: Path, meta_p: Path) -> None:
     """Load ``weights_p`` into ``model`` with clear errors for unreadable or mismatched weights."""
+    compact = Path(weights_p).name == COMPACT_WEIGHTS_NAME
     try:
-        state = torch.load(weights_p, map_location="cpu", weights_only=True)
+        if compact:
+            state = read_compact_state(weights_p)
+            own = model.state_dict()
+            state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
+        else:
+            state = torch.load(weights_p, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{weights_p} is not a readable torch state dict ({type(exc).__name__}: "
+        raise ValueError(f"{weights_p} is not a readable {'compact' if compact else 'torch'} state dict "
+                         f"({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); re-save the model") from exc
     try:
         model.load_state_dict(state)
