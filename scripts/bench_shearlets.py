@@ -6,7 +6,8 @@ For each device (CPU, and CUDA when available) and each (batch, N) configuration
 precomputed on the device) and a naive reference in the same run: ``fft2`` of the images, then for
 every channel ``ifft2(F * H_c).real``, and for the adjoint ``Σ_c H_c * fft2(c_c)`` followed by one
 ``ifft2(...).real``, looping over channels with full complex spectra. CUDA timings synchronise and
-warm up first. Reports median seconds, the speed-up and the maximum difference between the two.
+warm up first. Reports median seconds (forward and adjoint alone too), the speed-up and the maximum
+difference between the two.
 
 Usage: ``python scripts/bench_shearlets.py [--out results/bench_shearlets.json] [--repeats 5]``
 """
@@ -22,6 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
@@ -52,7 +54,9 @@ def machine_info() -> dict:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
-    return info
+    from _machine import machine  # ltl's and ASTRA's versions, as in the other benchmarks
+
+    return {**machine(), **info}
 
 
 class NaiveShearlets:
@@ -96,6 +100,8 @@ def bench(device, batch: int, n: int, repeats: int, warmup: int) -> dict:
         ours = time_it(lambda: frame.adjoint(frame(x)), device, repeats, warmup)
         ref = time_it(lambda: naive.adjoint(naive.forward(x)), device, repeats, warmup)
         c, c_ref = frame(x), naive.forward(x)
+        fwd = time_it(lambda: frame(x), device, repeats, warmup)
+        adj = time_it(lambda: frame.adjoint(c), device, repeats, warmup)
         diff = float((c - c_ref).abs().max() / c_ref.abs().max())
         recon = float((frame.adjoint(c) - x).norm() / x.norm())
         del c, c_ref
@@ -113,6 +119,8 @@ def bench(device, batch: int, n: int, repeats: int, warmup: int) -> dict:
         "N": n,
         "channels": frame.num_channels,
         "ours_s_median": statistics.median(ours),
+        "forward_s_median": statistics.median(fwd),
+        "adjoint_s_median": statistics.median(adj),
         "ours_s_min": min(ours),
         "naive_s_median": statistics.median(ref),
         "naive_s_min": min(ref),
@@ -148,11 +156,13 @@ def main(argv=None) -> int:
             r = bench(dev, b, n, rep, warm)
             r["repeats"] = rep
             rows.append(r)
-    hdr = f"{'device':<7} {'batch':>5} {'N':>5} {'C':>3} {'ours fwd+adj':>14} {'naive fwd+adj':>14} {'speedup':>8} {'max rel diff':>12}"
+    hdr = (f"{'device':<7} {'batch':>5} {'N':>5} {'C':>3} {'forward':>11} {'adjoint':>11} {'ours fwd+adj':>14} "
+           f"{'naive fwd+adj':>14} {'speedup':>8} {'max rel diff':>12}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(f"{r['device']:<7} {r['batch']:>5} {r['N']:>5} {r['channels']:>3} "
+              f"{r['forward_s_median'] * 1e3:>8.2f} ms {r['adjoint_s_median'] * 1e3:>8.2f} ms "
               f"{r['ours_s_median'] * 1e3:>11.2f} ms {r['naive_s_median'] * 1e3:>11.2f} ms "
               f"{r['speedup']:>7.2f}x {r['max_rel_diff_vs_naive']:>12.1e}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

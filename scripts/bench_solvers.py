@@ -7,8 +7,10 @@ defaults (λ from the data). Prints a markdown table of RE, PSNR, SSIM, HaarPSI 
 reconstruction clipped to [0, 1]) and seconds per slice, states the machine, and writes JSON with
 the settings, seeds and iteration counts.
 
-Speed section (``--speed``, on by default): l1-shearlet on one 512² slice with 360 views (180° in
-0.5° steps) to the default tolerance, and slices/s for a batch of 16 at 256² (120 views).
+Speed section (``--speed``, on by default; ``--speed-only`` for it alone): l1-shearlet and TV
+(``--methods``) on one 512² slice with 360 views (180° in 0.5° steps) to the default tolerance
+(or ``--iters``/``--tol``), and slices/s for a batch of 16 at 256² (120 views) against the same 16
+slices solved one at a time in the same run.
 
 ``--tune`` instead sweeps the λ factor c (λ = c·σ·κ, see ``ltl.solvers``) of TV and l1-shearlet
 and the shearlet weight growth β on the validation seeds (``--tune-seed``, default 10 000..,
@@ -172,45 +174,88 @@ def run_benchmark(args, device, info) -> dict:
     }
 
 
+def _solve(method: str, A, frame, y, args):
+    opts = {k: v for k, v in (("iters", args.iters), ("tol", args.tol)) if v is not None}
+    if method == "tv":
+        return tv(A, y, **opts)
+    return l1_shearlet(A, frame, y, **opts)
+
+
+def _warm_up(method, A, frame, y):
+    """Two iterations: ASTRA projectors, FFT plans and CUDA kernels are made outside the timings."""
+    if method == "tv":
+        tv(A, y, iters=2, tol=0)
+    else:
+        l1_shearlet(A, frame, y, iters=2, tol=0)
+
+
+def _timed_solve(method, A, frame, y, args, device):
+    _sync(device)
+    t0 = time.perf_counter()
+    x, info = _solve(method, A, frame, y, args)
+    _sync(device)
+    return time.perf_counter() - t0, x, info
+
+
 def run_speed(args, device) -> dict:
+    """l1-shearlet and TV on one N1² slice with 360 views, and on a batch at N2² (120 views) against
+    the same slices solved one by one in the same run (each to its own stopping point)."""
     out = {}
-    # one 512² slice, 360 views over 180°
     big, small = args.speed_sizes
+    methods = [m for m in ("l1", "tv") if m in args.methods] or ["l1"]
     g = Geometry.limited_angle(big, angular_range_deg=180, step_deg=0.5)
     scan = simulate_phantoms("ellipses", g, count=1, noise=args.noise, seed=args.seed)
     A = RadonOperator(g)
     A.norm()
     frame = ShearletFrame(big, device=device)
     y = scan.sinogram.to(device)
-    l1_shearlet(A, frame, y, iters=2, tol=0)  # warm-up
-    _sync(device)
-    t0 = time.perf_counter()
-    x, info = l1_shearlet(A, frame, y)
-    _sync(device)
-    sec = time.perf_counter() - t0
-    m = score(x.cpu(), scan.images)
-    out["l1_single_360views"] = {"size": big, "views": g.num_angles, "seconds": sec, "iterations": info.iterations, "converged": info.converged,
-                              "psnr": m["psnr"][0], "ssim": m["ssim"][0]}
-    print(f"[speed] l1-shearlet {big}², {g.num_angles} views: {sec:.2f} s, {info.iterations} iterations",
-          flush=True)
-    # batch of 16 at 256², standard geometry
+    for m in methods:
+        _warm_up(m, A, frame, y)
+        sec, x, info = _timed_solve(m, A, frame, y, args, device)
+        q = score(x.cpu(), scan.images)
+        out[f"{m}_single_360views"] = {"size": big, "views": g.num_angles, "seconds": sec,
+                                       "iterations": info.iterations, "ms_per_iteration": 1e3 * sec / info.iterations,
+                                       "converged": info.converged, "psnr": q["psnr"][0], "ssim": q["ssim"][0]}
+        print(f"[speed] {NAMES[m]} {big}², {g.num_angles} views: {sec:.2f} s, {info.iterations} iterations",
+              flush=True)
     g = standard_geometry(small)
-    scan = simulate_phantoms("ellipses", g, count=16, noise=args.noise, seed=args.seed)
+    nb = args.speed_batch
+    scan = simulate_phantoms("ellipses", g, count=nb, noise=args.noise, seed=args.seed)
     A = RadonOperator(g)
     A.norm()
     frame = ShearletFrame(small, device=device)
     y = scan.sinogram.to(device)
-    l1_shearlet(A, frame, y, iters=2, tol=0)
-    _sync(device)
-    t0 = time.perf_counter()
-    x, info = l1_shearlet(A, frame, y)
-    _sync(device)
-    sec = time.perf_counter() - t0
-    out["l1_batch16"] = {"size": small, "views": g.num_angles, "seconds": sec, "slices_per_second": 16 / sec, "iterations": info.iterations,
-                             "converged": info.converged}
-    print(f"[speed] l1-shearlet {small}², batch 16: {sec:.2f} s, {16 / sec:.2f} slices/s, "
-          f"{info.iterations} iterations", flush=True)
+    for m in methods:
+        _warm_up(m, A, frame, y)
+        sec, _, info = _timed_solve(m, A, frame, y, args, device)
+        loop_sec, loop_its = 0.0, []
+        for i in range(nb):  # the baseline: the same slices one at a time
+            s1, _, inf1 = _timed_solve(m, A, frame, y[i], args, device)
+            loop_sec += s1
+            loop_its.append(inf1.iterations)
+        key = f"{m}_batch{nb}"
+        out[key] = {"size": small, "views": g.num_angles, "batch": nb, "seconds": sec, "slices_per_second": nb / sec,
+                    "iterations": info.iterations, "converged": info.converged,
+                    "loop_seconds": loop_sec, "loop_slices_per_second": nb / loop_sec,
+                    "loop_iterations": loop_its, "speedup_vs_loop": loop_sec / sec}
+        print(f"[speed] {NAMES[m]} {small}², batch {nb}: {sec:.2f} s, {nb / sec:.2f} slices/s, "
+              f"{info.iterations} iterations; one by one {loop_sec:.2f} s ({nb / loop_sec:.2f} slices/s)", flush=True)
     return out
+
+
+def speed_table(s: dict) -> str:
+    lines = ["| speed | seconds | iterations | ms / iteration | rate | one slice at a time |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for k, r in s.items():
+        m = NAMES[k.split("_")[0]]
+        if "single" in k:
+            lines.append(f"| {m} {r['size']}², {r['views']} views, 1 slice | {r['seconds']:.2f} | {r['iterations']} | "
+                         f"{r['ms_per_iteration']:.1f} | – | – |")
+        else:
+            lines.append(f"| {m} {r['size']}², {r['views']} views, batch {r['batch']} | {r['seconds']:.2f} | "
+                         f"{r['iterations']} | {1e3 * r['seconds'] / r['iterations']:.1f} | "
+                         f"{r['slices_per_second']:.2f} slices/s | {r['loop_slices_per_second']:.2f} slices/s |")
+    return "\n".join(lines)
 
 
 def run_tune(args, device) -> dict:
@@ -304,6 +349,8 @@ def main(argv=None) -> int:
                    help="also run the speed section (512²/360 views; batch 16 at 256²)")
     p.add_argument("--speed-sizes", type=int, nargs=2, default=(512, 256), metavar=("N1", "N2"),
                    help="sizes of the speed section: one N1² slice at 360 views, a batch of 16 at N2² (default 512 256)")
+    p.add_argument("--speed-only", action="store_true", help="run only the speed section")
+    p.add_argument("--speed-batch", type=int, default=16, help="batch of the speed section at N2² (default 16)")
     p.add_argument("--tune", action="store_true", help="run the λ sweep on the validation seeds instead")
     p.add_argument("--tune-seed", type=int, default=10_000, help="first validation seed (default 10000)")
     p.add_argument("--tune-count", type=int, default=20, help="validation phantoms (default 20)")
@@ -335,27 +382,24 @@ def main(argv=None) -> int:
         print(tune_table(res["sweep"]))
     else:
         out = Path(args.out or "results/bench_solvers.json")
-        res = run_benchmark(args, device, info)
-        res["machine"] = info
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_clean(res), indent=1))  # the main results, before the speed section
-        if args.speed:
+        res = {"machine": info, "device": str(device)}
+        if not args.speed_only:
+            res.update(run_benchmark(args, device, info))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(_clean(res), indent=1))  # the main results, before the speed section
+        if args.speed or args.speed_only:
             res["speed"] = run_speed(args, device)
         res["seconds"] = time.perf_counter() - t0
         print()
         print(f"Machine: {describe(info)}; device {device}; batch {args.batch}")
-        print(f"Task: {args.count} ellipse phantoms {args.size}², seeds {args.seed}–{args.seed + args.count - 1}, "
-              f"120° in 1° steps, η = {args.noise:g}, data from the 2× grid")
-        print()
-        print(table(res["results"]))
-        if args.speed:
-            s = res["speed"]
+        if not args.speed_only:
+            print(f"Task: {args.count} ellipse phantoms {args.size}², seeds {args.seed}–{args.seed + args.count - 1}, "
+                  f"120° in 1° steps, η = {args.noise:g}, data from the 2× grid")
             print()
-            print(f"| speed | seconds | iterations | rate |\n| --- | --- | --- | --- |\n"
-                  f"| l1-shearlet {args.speed_sizes[0]}², 360 views, 1 slice | {s['l1_single_360views']['seconds']:.2f} | "
-                  f"{s['l1_single_360views']['iterations']} | – |\n"
-                  f"| l1-shearlet {args.speed_sizes[1]}², 120 views, batch 16 | {s['l1_batch16']['seconds']:.2f} | "
-                  f"{s['l1_batch16']['iterations']} | {s['l1_batch16']['slices_per_second']:.2f} slices/s |")
+            print(table(res["results"]))
+        if "speed" in res:
+            print()
+            print(speed_table(res["speed"]))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_clean(res), indent=1))
     print(f"\nwrote {out}")

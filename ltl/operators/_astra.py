@@ -32,17 +32,26 @@ _projectors_3d: "OrderedDict[tuple, int]" = OrderedDict()
 _MAX_3D = 8
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+#: Tasks per worker thread when a CPU batch is spread over the pool (:func:`_map_slices`).
+_CHUNKS_PER_WORKER = 4
+
+
+_module = None
 
 
 def _astra():
-    try:
-        import astra
-        import astra.experimental  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise ImportError(
-            "ltl needs astra-toolbox for its Radon operator: pip install 'astra-toolbox>=2.5'"
-        ) from exc
-    return astra
+    """The ``astra`` module with ``astra.experimental`` loaded (imported once, then cached)."""
+    global _module
+    if _module is None:
+        try:
+            import astra
+            import astra.experimental  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise ImportError(
+                "ltl needs astra-toolbox for its Radon operator: pip install 'astra-toolbox>=2.5'"
+            ) from exc
+        _module = astra
+    return _module
 
 
 def _get_pool() -> ThreadPoolExecutor:
@@ -128,13 +137,17 @@ def _use_stack() -> bool:
 def _map_slices(fn, a: torch.Tensor, b: torch.Tensor) -> None:
     """Call ``fn(a[i], b[i])`` for every slice, spread over the worker threads."""
     n = a.shape[0]
+    if n == 1:  # one slice: no pool, no look-up of the worker count
+        fn(a[0], b[0])
+        return
     workers = min(num_workers(), n)
     if workers <= 1:
         for i in range(n):
             fn(a[i], b[i])
         return
-    # Contiguous chunks: one task per worker keeps the pool overhead negligible.
-    bounds = np.linspace(0, n, workers + 1).astype(int)
+    # Contiguous chunks, _CHUNKS_PER_WORKER per worker: few enough that the pool's overhead stays
+    # negligible, enough that a worker whose core another process holds gets less of the batch.
+    bounds = np.linspace(0, n, min(n, _CHUNKS_PER_WORKER * workers) + 1).astype(int)
 
     def run(lo: int, hi: int) -> None:
         for i in range(lo, hi):

@@ -134,13 +134,19 @@ class RadonOperator(LinearOperator):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Project images ``(N, N)`` or ``(B, N, N)`` to sinograms ``(V, D)`` or ``(B, V, D)``."""
         xb, single = _check(x, self.domain_shape, "image", self.geometry)
-        y = _Project.apply(xb, self)
+        if xb.requires_grad and torch.is_grad_enabled():
+            y = _Project.apply(xb, self)
+        else:  # no graph to record: skip autograd's per-call cost (the solvers' loops)
+            y = _astra.forward(self.geometry, xb, self.projector, self.oversample)
         return y[0] if single else y
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """Back-project sinograms ``(V, D)`` or ``(B, V, D)`` to images ``(N, N)`` or ``(B, N, N)``."""
         yb, single = _check(y, self.range_shape, "sinogram", self.geometry)
-        x = _BackProject.apply(yb, self)
+        if yb.requires_grad and torch.is_grad_enabled():
+            x = _BackProject.apply(yb, self)
+        else:
+            x = _astra.backward(self.geometry, yb, self.projector, self.oversample)
         return x[0] if single else x
 
     def norm(self) -> float:

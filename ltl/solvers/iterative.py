@@ -7,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from ..runtime.threads import solver_threads
 from . import _common as C
 from .monitor import Monitor, SolverInfo
 from .settings import CGLSSettings, SIRTSettings
@@ -74,18 +75,21 @@ def sirt(
     R = torch.where(rs > 1e-6 * rs.abs().max(), 1.0 / rs, torch.zeros_like(rs))
     Cw = torch.where(cs > 1e-6 * cs.abs().max(), 1.0 / cs, torch.zeros_like(cs))
 
-    with Monitor("sirt", iters, tol, batch=b, callback=callback, single=single, progress=progress,
-                 record="every", t0=t0) as mon:
+    # One intra-op thread for small tensors (ltl.runtime.threads). Updates in place or fused, never
+    # on an operator's output (a user's operator may return a cached tensor).
+    with solver_threads(max(x.numel(), yb.numel()), dev), \
+            Monitor("sirt", iters, tol, batch=b, callback=callback, single=single, progress=progress,
+                    record="every", t0=t0) as mon:
         for k in mon:
-            res = yb - A(x)
+            res = torch.sub(yb, A(x))
             mon.record(C.half_sq(res), at=k - 1)  # the objective of the previous iterate
-            x_new = x + Cw * A.T(R * res)
+            x_new = torch.addcmul(x, Cw, A.T(res.mul_(R)))  # x + C Aᵀ R (y − A x)
             if nonneg:
                 x_new.clamp_(min=0)
             mon.step(x_new, prev=x)
             x = x_new
-    return mon.finish(x, {"iters": iters, "nonneg": bool(nonneg), "tol": tol, "method": "sirt"},
-                      objective=lambda: C.half_sq(yb - A(x)))
+        return mon.finish(x, {"iters": iters, "nonneg": bool(nonneg), "tol": tol, "method": "sirt"},
+                          objective=lambda: C.half_sq(yb - A(x)))
 
 
 def cgls(
@@ -149,20 +153,22 @@ def cgls(
     def residual_ratio():  # ‖Aᵀr_k‖/‖Aᵀr_0‖, CGLS's "relative change"
         return (gamma / gamma0).sqrt()
 
-    with Monitor("cgls", iters, tol, batch=b, callback=callback, single=single, progress=progress,
-                 record="every", t0=t0) as mon:
+    shape_r = (b,) + (1,) * (r.ndim - 1)
+    with solver_threads(max(x.numel(), yb.numel()), dev), \
+            Monitor("cgls", iters, tol, batch=b, callback=callback, single=single, progress=progress,
+                    record="every", t0=t0) as mon:
         mon.record(C.half_sq(r))
         for _ in mon:
             q = A(p)
             qq = dot(q)
             alpha = torch.where(qq > 0, gamma / qq.clamp_min(1e-300), torch.zeros_like(qq))
-            x = x + alpha.float().view(shape_b) * p
-            r = r - alpha.float().view((b,) + (1,) * (r.ndim - 1)) * q
+            x = x + alpha.float().view(shape_b) * p  # a new tensor: the callback may keep the old one
+            r.sub_(alpha.float().view(shape_r) * q)  # r − α q, rounded as before (CGLS amplifies rounding)
             s = A.T(r)
             g_new = dot(s)
             beta = torch.where(gamma > 0, g_new / gamma.clamp_min(1e-300), torch.zeros_like(gamma))
-            p = s + beta.float().view(shape_b) * p
+            p.mul_(beta.float().view(shape_b)).add_(s)  # s + β p (p is this loop's own tensor)
             gamma = g_new
             mon.record(C.half_sq(r))
             mon.step(x, rel=residual_ratio)
-    return mon.finish(x, {"iters": iters, "tol": tol, "method": "cgls"}, final_rel=residual_ratio)
+        return mon.finish(x, {"iters": iters, "tol": tol, "method": "cgls"}, final_rel=residual_ratio)

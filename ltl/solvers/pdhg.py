@@ -20,6 +20,7 @@ from typing import Callable
 
 import torch
 
+from ..runtime.threads import solver_threads
 from . import _common as C
 from .monitor import Monitor, SolverInfo
 
@@ -66,27 +67,32 @@ def pdhg(
     ``K`` is the regulariser's operator (``K(x)``, ``K.T(q)``); ``project(q)`` projects its dual
     variable in place; ``reg_value(Kx)`` is R(Kx) per slice in float64, ``(B,)``. With ``warm``
     the data dual starts at ``Ax − y``. ``monitor`` (``record='checks'``) holds ``iters``,
-    ``tol``, the callback and the progress bar; ``params`` go into the record.
+    ``tol``, the callback and the progress bar; ``params`` go into the record. On the CPU the loop
+    runs under :func:`ltl.runtime.solver_threads` (one intra-op thread for small tensors).
     """
     ax, kx = A(x), K(x)
-    p = (ax - yb) if warm else torch.zeros_like(yb)
-    q = torch.zeros_like(kx)
+    # One intra-op thread for small tensors (ltl.runtime.threads): the loop is ~20 small operations.
+    with solver_threads(max(x.numel(), ax.numel(), kx.numel()), yb.device):
+        p = (ax - yb) if warm else torch.zeros_like(yb)
+        q = torch.zeros_like(kx)
 
-    def objective(ax_, kx_):
-        return C.half_sq(ax_ - yb) + reg_value(kx_)
+        def objective(ax_, kx_):
+            return C.half_sq(ax_ - yb) + reg_value(kx_)
 
-    with monitor:
-        monitor.record(objective(ax, kx))
-        for _ in monitor:
-            x_new = x - tau * (A.T(p) + K.T(q))
-            if nonneg:
-                x_new.clamp_(min=0)
-            ax_new, kx_new = A(x_new), K(x_new)
-            p.add_(ax_new, alpha=2 * sigma_data).sub_(ax, alpha=sigma_data).sub_(yb, alpha=sigma_data)
-            p.div_(1 + sigma_data)
-            q.add_(kx_new, alpha=2 * sigma_reg).sub_(kx, alpha=sigma_reg)
-            project(q)
-            monitor.step(x_new, prev=x, objective=lambda: objective(ax_new, kx_new))
-            x, ax, kx = x_new, ax_new, kx_new
-    params = dict(params, tau=tau, sigma_data=sigma_data, tol=monitor.tol, iters=monitor.iters, nonneg=bool(nonneg))
-    return monitor.finish(x, params, objective=lambda: objective(ax, kx))
+        with monitor:
+            monitor.record(objective(ax, kx))
+            for _ in monitor:
+                x_new = torch.add(A.T(p), K.T(q)).mul_(-tau).add_(x)  # x − τ(Aᵀp + Kᵀq), one allocation
+                if nonneg:
+                    x_new.clamp_(min=0)
+                ax_new, kx_new = A(x_new), K(x_new)
+                p.add_(ax_new, alpha=2 * sigma_data).sub_(ax, alpha=sigma_data).sub_(yb, alpha=sigma_data)
+                p.div_(1 + sigma_data)
+                q.add_(kx_new, alpha=2 * sigma_reg).sub_(kx, alpha=sigma_reg)
+                project(q)
+                monitor.step(x_new, prev=x, objective=lambda: objective(ax_new, kx_new))
+                x, ax, kx = x_new, ax_new, kx_new
+        params = dict(params, tau=tau, sigma_data=sigma_data, tol=monitor.tol, iters=monitor.iters,
+                      nonneg=bool(nonneg))
+        return monitor.finish(x, params, objective=lambda: objective(ax, kx))
+

@@ -161,7 +161,7 @@ def tv(
 
     def project(r):  # onto {|r_ij|₂ ≤ λ}: the conjugate of λ·TV (isotropic)
         mag = r.square().sum(dim=1).sqrt_()  # (B, N, N)
-        r.div_((mag / lam_b).clamp_(min=1.0).unsqueeze(1))
+        r.div_(mag.div_(lam_b).clamp_(min=1.0).unsqueeze(1))
 
     params = {"method": "tv", "lam": C.to_tuple(lam_t), "sigma_grad": sig_d, "op_norm": a,
               "primal_step": float(primal_step), "balance": float(balance)}
