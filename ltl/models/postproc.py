@@ -153,7 +153,7 @@ class PostProc(ScanModel):
             model = cls(Geometry.from_dict(meta["geometry"]), source=source,
                         fbp_filter=meta.get("fbp_filter") or "hann",
                         solver_settings={k: v for k, v in meta["solver"].items() if k != "method"} if l1 else None,
-                        frame_settings=meta["frame"] if l1 else None, width=int(m["width"]), depth=int(m["depth"]),
+                        frame_settings=meta["frame"] if l1 else None, width=m["width"], depth=m["depth"],
                         norm=m["norm"], provenance=meta.get("provenance"))
             nrm = meta.get("normalization")
             if nrm:

@@ -291,3 +291,18 @@ def test_make_dataset_on_cuda(tmp_path, geom, reference):
     for k in ("sinogram", "f_vis"):  # ASTRA's GPU kernels differ from its CPU ones by ~1e-3
         rel = np.linalg.norm(got[k] - want[k]) / np.linalg.norm(want[k])
         assert rel < 2e-2, (k, rel)
+
+
+@pytest.mark.parametrize("key,value", [("noise", "0.01"), ("noise", True), ("chunk", 0), ("frame", [1]),
+                                       ("photons", -5), ("seed_ranges", [[0, "8"]]), ("phantom", None)])
+def test_settings_of_the_wrong_type_are_named(tmp_path, reference, key, value):
+    bad = tmp_path / "bad.h5"
+    shutil.copy(reference, bad)
+    with h5py.File(bad, "r+") as f:
+        s = json.loads(f.attrs["settings"])
+        s[key] = value
+        f.attrs["settings"] = json.dumps(s)
+    with pytest.raises(ValueError, match=f"settings entry '{key}' must be"):
+        LtIDataset(bad)
+    with pytest.raises(ValueError, match=f"settings entry '{key}' must be"):
+        dataset_info(bad)

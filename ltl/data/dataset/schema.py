@@ -106,7 +106,39 @@ def read_settings(f, path: Path) -> dict:
     if s.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has dataset format version {s.get('format_version')}, this ltl reads "
                          f"version {FORMAT_VERSION}; re-create it with this ltl")
+    _check_types(s, path)
     return s
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: The settings entries every reader relies on, with the check each value must pass.
+_TYPES = {
+    "geometry": (lambda v: isinstance(v, dict), "an object"),
+    "frame": (lambda v: isinstance(v, dict), "an object"),
+    "solver": (lambda v: isinstance(v, dict), "an object"),
+    "phantom": (lambda v: isinstance(v, str), "a text"),
+    "noise": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "photons": (lambda v: v is None or (_is_number(v) and v > 0), "null or a number > 0"),
+    "oversample": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "chunk": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "seed_ranges": (lambda v: isinstance(v, list) and all(isinstance(r, list) and len(r) == 2 and
+                                                          all(isinstance(x, int) for x in r) for r in v),
+                    "a list of [start, stop] pairs"),
+}
+
+
+def _check_types(s: dict, path: Path) -> None:
+    """``ValueError`` naming the first settings entry of the wrong JSON type (an edited file)."""
+    for key, (ok, what) in _TYPES.items():
+        if key in s and not ok(s[key]):
+            raise ValueError(f"{path}: its settings entry {key!r} must be {what}, got {json.dumps(s[key])[:60]}; "
+                             "re-create the file with `ltl dataset make`")
+    for key in ("geometry", "frame", "solver", "phantom", "noise", "chunk"):
+        if key not in s:
+            raise ValueError(f"{path}: its settings lack {key!r}; re-create the file with `ltl dataset make`")
 
 
 def create_file(path: Path, settings: dict, seeds: np.ndarray, geometry: Geometry,

@@ -176,7 +176,7 @@ def write_nxtomo(path: str | Path, projections: np.ndarray, angles: np.ndarray, 
                           for k, a in parts if a is not None])
     rot = np.zeros(key.size)
     rot[key == 0] = np.rad2deg(angles)
-    with atomic_path(p, suffix=p.suffix) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(p, suffix=p.suffix, replace=overwrite) as tmp, h5py.File(tmp, "w") as f:
         entry = f.create_group("entry")
         entry.attrs["NX_class"] = "NXentry"
         entry["definition"] = "NXtomo"
@@ -207,7 +207,7 @@ def write_hdf5_reconstruction(path: str | Path, volume: np.ndarray, geometry_jso
     p = Path(path)
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
-    with atomic_path(p, suffix=p.suffix) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(p, suffix=p.suffix, replace=overwrite) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("reconstruction", data=np.asarray(volume, dtype=np.float32), compression="gzip",
                          chunks=(1, *np.shape(volume)[1:]))
         f.attrs["geometry"] = geometry_json
@@ -228,7 +228,7 @@ def write_hdf5_reconstruction_batches(path: str | Path, batches, shape: tuple[in
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
     shape = tuple(int(s) for s in shape)
-    with atomic_path(p, suffix=p.suffix) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(p, suffix=p.suffix, replace=overwrite) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset("reconstruction", shape=shape, dtype=np.float32, compression="gzip",
                               chunks=(1, *shape[1:]))
         i = 0

@@ -94,7 +94,7 @@ def write_tiff(path: str | Path, volume: np.ndarray, meta: dict, *, overwrite: b
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} exists; choose another path or pass --overwrite")
     data = np.ascontiguousarray(volume, dtype=np.float32)
-    with atomic_path(p, suffix=p.suffix) as tmp:
+    with atomic_path(p, suffix=p.suffix, replace=overwrite) as tmp:
         tifffile.imwrite(tmp, data, description=json.dumps(json_safe(meta)), metadata=None, photometric="minisblack")
     return p
 
@@ -127,7 +127,7 @@ def write_tiff_batches(path: str | Path, batches, shape: tuple[int, int, int], m
         if count[0] != shape[0]:
             raise ValueError(f"{count[0]} slices written, {shape[0]} announced")
 
-    with atomic_path(p, suffix=p.suffix) as tmp:
+    with atomic_path(p, suffix=p.suffix, replace=overwrite) as tmp:
         with tifffile.TiffWriter(tmp) as tw:
             tw.write(pages(), shape=shape, dtype="float32", description=json.dumps(json_safe(meta)), metadata=None,
                      photometric="minisblack")
