@@ -39,15 +39,19 @@ def method_settings(name: str, args) -> dict:
     return {}
 
 
-def _model(args, device):
-    from ..models import LtI, default_checkpoint
+def _model(args, device, geometry):
+    """The LtI model for the scan: ``--checkpoint``, else the shipped model made for the scan's
+    geometry (:func:`ltl.models.model_for`; a scan none fits is refused with the list of models
+    and the commands that train one)."""
+    from ..models import LtI, model_for
 
-    ckpt = args.checkpoint or default_checkpoint()
-    if ckpt is None or not Path(ckpt).exists():
-        raise UsageError(f"checkpoint {ckpt} not found; train one with `ltl train` and pass --checkpoint RUN_DIR/model"
-                         if args.checkpoint else
-                         "no demo model ships with this version of ltl yet; train one with `ltl train` and pass "
-                         "--checkpoint RUN_DIR/model")
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+        if not ckpt.exists():
+            raise UsageError(f"checkpoint {ckpt} not found; train one with `ltl train` and pass "
+                             "--checkpoint RUN_DIR/model")
+    else:
+        ckpt = model_for(geometry)
     return LtI.load(ckpt, map_location=device), str(ckpt)
 
 
@@ -80,7 +84,7 @@ def make_solver(name: str, geometry, args, device, *, progress: bool | None = No
     A = RadonOperator(geometry)
     show = not args.no_progress if progress is None else progress
     if methods.get(name).learned:
-        model, ckpt = _model(args, device)
+        model, ckpt = _model(args, device, geometry)
         rebin = geometry.is_fan and not model.geometry.is_fan
         if not rebin:
             model.check_geometry(geometry)
@@ -285,7 +289,7 @@ def _run_volume(args, out: Path, png: Path | None) -> int:
 
         save_montage(png, {methods.label(args.method): first[0]},
                      truth=torch.from_numpy(truth[0]) if truth is not None else None,
-                     title=f"{Path(str(args.scan)).name}", geometry=geometry)
+                     title=f"{Path(str(args.scan)).name}", geometry=geometry, replace=args.overwrite)
         print(f"wrote {png}")
     return 0
 
@@ -310,10 +314,11 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"--out {out.name}: ltl writes {', '.join(OUTPUT_SUFFIXES)}")
-    check_out(out, args.overwrite)
+    inputs = [str(args.scan), args.flats, args.darks, args.truth, args.checkpoint]
+    check_out(out, args.overwrite, inputs=inputs)
     png = Path(args.png) if args.png else None
     if png is not None:
-        check_out(png, args.overwrite)
+        check_out(png, args.overwrite, inputs=inputs + [out], suffixes={".png"}, option="--png")
     if args.method not in CHOICES:
         raise UsageError(f"unknown method {args.method!r}; valid methods: {', '.join(CHOICES)}")
     measured = [k for k in _MEASURED if getattr(args, k) not in (None, False, 0.0)]
@@ -349,7 +354,7 @@ def run(args) -> int:
 
         truth = scan.images[0] if scan.images is not None else None
         save_montage(png, {methods.label(args.method): rec[0]}, truth=truth, title=f"{Path(str(args.scan)).name}",
-                     geometry=scan.geometry)
+                     geometry=scan.geometry, replace=args.overwrite)
         print(f"wrote {png}")
     return 0
 

@@ -1,7 +1,9 @@
 """The learned methods: LtI, LtI without the split, and the post-processing U-Nets.
 
 Each takes a trained model of its own kind (:mod:`ltl.models`); its first step (l1-shearlet or
-FBP) uses the settings stored with the model.
+FBP) uses the settings stored with the model. LtI's optional data-consistent final step is a
+setting of the model too (``model.refine_settings``, :meth:`ltl.models.LtI.refine`; off unless
+set): ``methods.create("ltl", model=LtI.load(path, refine=True))`` runs it, and the record says so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ class _FromFvis(Method):
 
     def record(self) -> dict:
         s, _ = self.fvis_settings
-        return {"l1_solver": s.to_dict(), "frame": frame_settings_of(self.model.frame)}
+        rec = {"l1_solver": s.to_dict(), "frame": frame_settings_of(self.model.frame)}
+        refine = getattr(self.model, "refine_settings", None)
+        return rec if refine is None else rec | {"refine": refine.to_dict()}
 
 
 @register
@@ -46,7 +50,12 @@ class LtIMethod(_FromFvis):
             coeffs = model.frame.forward(f)
             pred = model.predict(f, coeffs)
             x = model.combine(f, pred, coeffs=coeffs)
-            return Reconstruction(x, {}, {"f_vis": f, "contribution": model.contribution(pred)})
+            parts = {"f_vis": f, "contribution": model.contribution(pred)}
+            refine = getattr(model, "refine_settings", None)
+            if refine is None:
+                return Reconstruction(x, {}, parts)
+            parts["f_combined"] = x
+            return Reconstruction(model.refine(y, x, pred, progress=progress), {"refine": refine.to_dict()}, parts)
 
 
 @register

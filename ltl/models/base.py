@@ -37,6 +37,8 @@ class ScanModel(nn.Module):
     NOUN: str
     LOAD_HINT: str
     OUTPUT: str
+    #: Settings that may be set after training (``load(..., name=value)`` sets ``name_settings``).
+    OPTIONS: tuple[str, ...] = ()
 
     @classmethod
     def kind_of(cls, meta: dict) -> str:
@@ -92,12 +94,16 @@ class ScanModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, *, map_location: str | torch.device | None = "cpu",
-             geometry: Geometry | None = None):
+             geometry: Geometry | None = None, **options):
         """Load a checkpoint directory (or its ``model.json`` / ``model.pt``) written by :meth:`save`.
+
+        ``options`` are settings a model class allows to set after training, applied after loading
+        as attributes ``<name>_settings`` (LtI: ``refine``, its data-consistent final step).
 
         Raises ``FileNotFoundError`` for a missing checkpoint, ``ValueError`` for a corrupt or
         mismatched one, for another kind of ltl model (read those with
-        :func:`ltl.models.load_model`), or when ``geometry`` is given and differs from the model's.
+        :func:`ltl.models.load_model`), when ``geometry`` is given and differs from the model's,
+        or for an option the model does not have.
         """
         meta, weights_p, meta_p = read_meta(path, cls.NAME, cls.LOAD_HINT)
         if meta.get("format") in set(registry.formats()) - {cls.FORMAT}:
@@ -110,6 +116,10 @@ class ScanModel(nn.Module):
         if geometry is not None:
             model.check_geometry(geometry)
         load_state(model, weights_p, meta_p)
+        for k, v in options.items():
+            if k not in cls.OPTIONS:
+                raise ValueError(f"{cls.NOUN} has no option {k!r}; options: {', '.join(cls.OPTIONS) or 'none'}")
+            setattr(model, f"{k}_settings", v)
         if map_location is not None:
             model.to(map_location)
         return model
