@@ -109,13 +109,13 @@ def test_demo_with_an_lti_model(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ellipses (seed 20000)" in text and "Shepp–Logan" in text and "LtI" in text
     report = json.loads((out / "metrics.json").read_text())
-    assert list(report["methods"]) == ["FBP", "TV", "l1-shearlet", "LtI"]
+    assert list(report["methods"]) == ["FBP", "TV", "l1-shearlet", "LtI", "LtI + final step"]
     assert all(len(v["re"]) == 2 for v in report["methods"].values())
     rec, _, meta = load_reconstruction(out / "reconstructions.npz")
-    assert rec.shape == (8, 32, 32) and meta["methods"][3] == "LtI"
+    assert rec.shape == (10, 32, 32) and meta["methods"][3] == "LtI"
     with np.load(out / "reconstructions.npz") as z:
         assert z["f_vis"].shape == (2, 32, 32) and z["contribution"].shape == (2, 32, 32)
-        np.testing.assert_allclose(z["f_vis"].clip(0, 1), rec.numpy()[[2, 6]], atol=1e-6)
+        np.testing.assert_allclose(z["f_vis"].clip(0, 1), rec.numpy()[[2, 7]], atol=1e-6)
     # a checkpoint for another geometry: one clear line, exit 2, nothing new written
     other = Geometry.limited_angle(32, angular_range_deg=90, step_deg=1.0)
     LtI(other, width=4, depth=2).save(tmp_path / "other")

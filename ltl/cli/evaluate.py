@@ -15,7 +15,7 @@ __all__ = ["add_parser"]
 
 _DEFAULT_METHODS = "fbp,sirt,tv,l1,ltl"
 #: Command-line flag of each learned method's checkpoint.
-CHECKPOINT_FLAGS = {"ltl": "--checkpoint", "postproc-fbp": "--checkpoint-postproc-fbp",
+CHECKPOINT_FLAGS = {"ltl": "--checkpoint", "ltl-refined": "--checkpoint", "postproc-fbp": "--checkpoint-postproc-fbp",
                     "postproc-l1": "--checkpoint-postproc-l1", "ltl-nosplit": "--checkpoint-nosplit"}
 _GEOMETRY_DEFAULTS = {"size": 256, "range": 120.0, "step": 1.0, "center": 0.0}
 
@@ -24,23 +24,24 @@ def _checkpoints(args, methods: list[str], usage) -> dict:
     from ..models.shipped import default_checkpoint
     from ..evaluation import LEARNED
 
-    given = {"ltl": args.checkpoint, "postproc-fbp": args.checkpoint_postproc_fbp,
+    given = {"ltl": args.checkpoint, "ltl-refined": args.checkpoint, "postproc-fbp": args.checkpoint_postproc_fbp,
              "postproc-l1": args.checkpoint_postproc_l1, "ltl-nosplit": args.checkpoint_nosplit}
     out = {}
     for m in methods:
         if m not in LEARNED:
             continue
         ck = given[m]
-        if ck is None and m == "ltl":
+        if ck is None and m in ("ltl", "ltl-refined"):
             ck = default_checkpoint()
             if ck is None:
-                raise usage("method 'ltl' needs a model and no demo model was found: pass --checkpoint RUN_DIR/model "
-                            "(from `ltl train`), set LTL_DEMO_MODEL, or leave ltl out of --methods")
+                raise usage(f"method {m!r} needs a model and no demo model was found: pass --checkpoint RUN_DIR/model "
+                            f"(from `ltl train`), set LTL_DEMO_MODEL, or leave {m} out of --methods")
         if ck is None:
             raise usage(f"method {m!r} needs a model: pass {CHECKPOINT_FLAGS[m]} RUN_DIR/model (from `ltl train "
                         f"--model {m}`) or leave {m} out of --methods")
         out[m] = Path(ck)
-    unused = [CHECKPOINT_FLAGS[m] for m, v in given.items() if v is not None and m not in methods]
+    unused = sorted({CHECKPOINT_FLAGS[m] for m, v in given.items() if v is not None} -
+                    {CHECKPOINT_FLAGS[m] for m in methods if m in CHECKPOINT_FLAGS})
     if unused:
         print(f"ltl evaluate: {', '.join(unused)} given but the method is not in --methods; ignored")
     return out

@@ -360,7 +360,7 @@ def run(args) -> int:
 
 
 #: What ``ltl reconstruct`` runs: the model-based methods and LtI (the learned baselines run in ``ltl evaluate``).
-CHOICES = methods.names(learned=False) + ("ltl",)
+CHOICES = methods.names(learned=False) + ("ltl", "ltl-refined")
 
 _HELP = """\
 SCAN is ltl's scan file (.npz), a TIFF stack (one file, a folder or a glob of single pages), or an

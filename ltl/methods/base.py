@@ -75,6 +75,13 @@ class Method(ABC):
     description: ClassVar[str] = ""
     settings_type: ClassVar[type[Settings] | None] = None
     learned: ClassVar[bool] = False
+    #: The kind of trained model a learned method takes (its name, unless it is a way of running
+    #: another method's models: ``ltl-refined`` runs ``ltl`` models).
+    kind: ClassVar[str | None] = None
+
+    @property
+    def model_kind(self) -> str:
+        return self.kind or self.name
 
     def __init__(self, settings: Settings | dict | None = None, *, model=None):
         if self.settings_type is None:
@@ -94,9 +101,9 @@ class Method(ABC):
             raise ValueError(f"method {self.name!r} needs a trained model: pass its checkpoint (from `ltl train "
                              f"--model {self.name}`)")
         kind = getattr(model, "kind", None)
-        if kind != self.name:
+        if kind != self.model_kind:
             raise ValueError(f"the model is a {kind or type(model).__name__!r} model, but it was given for method "
-                             f"{self.name!r}; pass a checkpoint from `ltl train --model {self.name}`")
+                             f"{self.name!r}; pass a checkpoint from `ltl train --model {self.model_kind}`")
 
     # ------------------------------------------------------------------ f_vis sharing
     @property

@@ -4,6 +4,9 @@ Each takes a trained model of its own kind (:mod:`ltl.models`); its first step (
 FBP) uses the settings stored with the model. LtI's optional data-consistent final step is a
 setting of the model too (``model.refine_settings``, :meth:`ltl.models.LtI.refine`; off unless
 set): ``methods.create("ltl", model=LtI.load(path, refine=True))`` runs it, and the record says so.
+``ltl-refined`` runs it on any ``ltl`` model, with the model's refine settings or the measured
+defaults (:class:`ltl.solvers.refine.RefineSettings`; docs/visible-part.md), so that LtI with and
+without the step can be compared on the same model in one evaluation.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from ..shearlets.settings import FrameSettings, frame_settings_of
 from ..solvers.settings import L1Settings
 from .base import Method, Reconstruction, register
 
-__all__ = ["LtIMethod", "LtINoSplit", "PostProcFBP", "PostProcL1"]
+__all__ = ["LtIMethod", "LtIRefined", "LtINoSplit", "PostProcFBP", "PostProcL1"]
 
 
 class _FromFvis(Method):
@@ -43,6 +46,9 @@ class LtIMethod(_FromFvis):
     description = "LtI: f_vis, then the U-Net's invisible coefficients (ltl.models.LtI)"
     learned = True
 
+    def _refine_settings(self):
+        return getattr(self.model, "refine_settings", None)
+
     def reconstruct(self, A, y, *, f_vis=None, progress=False) -> Reconstruction:
         model = self.model
         with torch.no_grad():
@@ -51,11 +57,29 @@ class LtIMethod(_FromFvis):
             pred = model.predict(f, coeffs)
             x = model.combine(f, pred, coeffs=coeffs)
             parts = {"f_vis": f, "contribution": model.contribution(pred)}
-            refine = getattr(model, "refine_settings", None)
+            refine = self._refine_settings()
             if refine is None:
                 return Reconstruction(x, {}, parts)
             parts["f_combined"] = x
-            return Reconstruction(model.refine(y, x, pred, progress=progress), {"refine": refine.to_dict()}, parts)
+            return Reconstruction(model.refine(y, x, pred, settings=refine, progress=progress),
+                                  {"refine": refine.to_dict()}, parts)
+
+
+@register
+class LtIRefined(LtIMethod):
+    name = "ltl-refined"
+    kind = "ltl"
+    label = "LtI + final step"
+    description = ("LtI, then a data-consistent TV step that keeps the network's invisible coefficients as a prior "
+                   "(ltl.solvers.refine)")
+
+    def _refine_settings(self):
+        from ..solvers.refine import RefineSettings
+
+        return getattr(self.model, "refine_settings", None) or RefineSettings()
+
+    def record(self) -> dict:
+        return super().record() | {"refine": self._refine_settings().to_dict()}
 
 
 @register

@@ -120,3 +120,25 @@ def test_refine_settings_are_checked(model):
     assert model.refine_settings == RefineSettings()
     model.refine_settings = False
     assert model.refine_settings is None
+
+
+def test_ltl_refined_method_runs_the_step_on_a_plain_model(model, geom):
+    """``ltl-refined`` takes an ``ltl`` model without the step switched on and runs it with the
+    measured defaults: the same image as the model with refine=True, and a different one from ``ltl``."""
+    from ltl import RadonOperator, methods
+    from ltl.data import simulate_phantoms
+    from ltl.solvers.refine import RefineSettings
+
+    scan = simulate_phantoms("ellipses", geom, count=1, noise=0.01, seed=20001)
+    A = RadonOperator(geom)
+    assert model.refine_settings is None
+    plain = methods.create("ltl", model=model).reconstruct(A, scan.sinogram)
+    refined = methods.create("ltl-refined", model=model).reconstruct(A, scan.sinogram, f_vis=plain.parts["f_vis"])
+    assert refined.info["refine"] == RefineSettings().to_dict()
+    torch.testing.assert_close(refined.parts["f_combined"], plain.image)
+    with_step = model.refine(scan.sinogram, plain.image, model.predict(plain.parts["f_vis"]))
+    torch.testing.assert_close(refined.image, with_step, rtol=1e-5, atol=1e-6)
+    assert float((refined.image - plain.image).abs().max()) > 1e-3
+    assert methods.get("ltl-refined").learned and methods.label("ltl-refined") == "LtI + final step"
+    with pytest.raises(ValueError, match="ltl train --model ltl`"):
+        methods.create("ltl-refined", model=type("M", (), {"kind": "postproc-l1"})())
