@@ -31,6 +31,15 @@ def _checkpoints(args, methods: list[str], usage) -> dict:
         if m not in LEARNED:
             continue
         ck = given[m]
+        if ck is None and m in ("ltl", "ltl-refined") and args.data is None and \
+                any(getattr(args, k) is not None for k in _GEOMETRY_DEFAULTS):
+            from ..models import model_for  # the shipped model made for the scans the options describe
+
+            o = {k: _GEOMETRY_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in _GEOMETRY_DEFAULTS}
+            try:
+                ck = model_for(geometry(o["size"], o["range"], o["step"], o["center"]))
+            except ValueError as exc:
+                raise usage(f"{exc} (or leave {m} out of --methods)") from None
         if ck is None and m in ("ltl", "ltl-refined"):
             ck = default_checkpoint()
             if ck is None:
