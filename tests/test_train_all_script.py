@@ -101,7 +101,9 @@ def test_the_small_chain_resumes_and_installs_models_found_by_geometry(script, s
     # the evaluation splits the families by the models' training data and compares LtI with l1 + U-Net
     held = summary["steps"]["eval-120"]["scores"]["held_out"]
     assert held["families"] == ["vessels", "natural"] and held["images"] == 2
-    assert set(held["methods"]) == {"fbp", "tv", "l1", "ltl", "ltl-nosplit", "postproc-fbp", "postproc-l1"}
+    assert set(held["methods"]) == {"fbp", "tv", "l1", "ltl", "ltl-refined", "ltl-nosplit", "postproc-fbp",
+                                    "postproc-l1"}
+    assert set(held["ltl-refined_wins_vs_postproc_l1"]) == {"psnr", "ssim", "n"}
     assert held["ltl_wins_vs_postproc_l1"]["n"] == 2 and "ltl_wins_vs_postproc_l1" not in \
         summary["steps"]["eval-60"]["scores"]["held_out"]
     # the installed models: compact, with their scores, chosen by geometry
