@@ -7,7 +7,7 @@
                 (biases, normalisation statistics, counters) as they were; each entry is cast back to
                 the dtype of the model's own entry on loading. The metadata's ``weights`` names the
                 file (``model.pt`` when absent) and ``weights_dtype`` records the storage
-                (:func:`ltl.models.shipped.install_model` writes it)
+                (:func:`ltl.models.install.install_model` writes it)
 ``model.json``  metadata (``format``, ``kind``, ltl version, geometry, settings, provenance), the
                 SHA-256 of ``model.pt`` and a manifest hash, the SHA-256 of the metadata's canonical
                 JSON (sorted keys, no spaces) without the manifest entry itself: it covers the weights

@@ -19,6 +19,7 @@ detector row.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def _count(sel, n: int) -> int:
     return len(range(n)[sel]) if isinstance(sel, slice) else int(np.size(sel))
 
 
-class ArraySource:
+class ArraySource(ABC):
     """A 3D array ``(P, H, W)`` read in parts (module notes).
 
     Attributes
@@ -73,8 +74,9 @@ class ArraySource:
         out = self._take(p, r)
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _take(self, pages, rows) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _take(self, pages, rows) -> np.ndarray:
+        """The parts ``pages`` × ``rows`` (index arrays or slices from :func:`as_index`)."""
 
     def __len__(self) -> int:
         return self.shape[0]
