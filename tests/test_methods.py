@@ -20,7 +20,7 @@ def test_every_list_of_method_names_comes_from_the_registry():
     from ltl.training import MODELS
 
     learned = methods.names(learned=True)
-    kinds = {methods.get(m).kind or m for m in learned}  # ltl-refined runs ltl models
+    kinds = {methods.get(m).model_kind() for m in learned}  # ltl-refined runs ltl models
     assert set(learned) == set(LEARNED) and kinds == set(KINDS) == set(MODELS)
     assert [m for m in learned if methods.get(m).kind not in (None, m)] == ["ltl-refined"]
     assert METHODS == methods.names() and set(NAMES) == set(METHODS)

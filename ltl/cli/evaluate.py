@@ -35,9 +35,8 @@ def _checkpoints(args, methods: list[str], usage) -> dict:
                 any(getattr(args, k) is not None for k in _GEOMETRY_DEFAULTS):
             from ..models import model_for  # the shipped model made for the scans the options describe
 
-            o = {k: _GEOMETRY_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in _GEOMETRY_DEFAULTS}
             try:
-                ck = model_for(geometry(o["size"], o["range"], o["step"], o["center"]))
+                ck = model_for(_options_geometry(args))
             except ValueError as exc:
                 raise usage(f"{exc} (or leave {m} out of --methods)") from None
         if ck is None and m in ("ltl", "ltl-refined"):
@@ -68,8 +67,13 @@ def _scan_geometry(args, checkpoints: dict):
             return Geometry.from_dict(meta["geometry"]), "the checkpoint's"
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{next(iter(checkpoints.values()))}: its metadata has no usable geometry ({exc})") from exc
-    o = {k: _GEOMETRY_DEFAULTS[k] if v is None else v for k, v in opts.items()}
-    return geometry(o["size"], o["range"], o["step"], o["center"]), "the options'"
+    return _options_geometry(args), "the options'"
+
+
+def _options_geometry(args):
+    """The geometry of --size/--range/--step/--center, each left out taking its default."""
+    o = {k: _GEOMETRY_DEFAULTS[k] if getattr(args, k) is None else getattr(args, k) for k in _GEOMETRY_DEFAULTS}
+    return geometry(o["size"], o["range"], o["step"], o["center"])
 
 
 def _warn_training_seeds(seed: int, count: int, learned: list) -> None:
@@ -105,7 +109,7 @@ def run(args) -> int:
     from ..runtime.files import same_file
 
     for inp in input_paths(args.data, args.phantom):
-        if any(same_file(out / n, inp) for n in ("reconstructions.npz",)) or same_file(out, inp):
+        if same_file(out, inp) or same_file(out / "reconstructions.npz", inp):
             raise UsageError(f"--out {out} would replace the input {inp}; choose another --out")
     checkpoints = _checkpoints(args, methods, UsageError)
     device = device_of(args.device)

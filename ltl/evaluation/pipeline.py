@@ -94,7 +94,7 @@ def load_models(methods: Sequence[str], checkpoints: dict | None, geometry: Geom
                 model = load_model(src, map_location=device)
             except ValueError as exc:
                 raise ValueError(f"checkpoint for {m}: {exc}") from exc
-        want = registry.get(m).kind or m
+        want = registry.get(m).model_kind()
         if getattr(model, "kind", None) != want:
             raise ValueError(f"the checkpoint {src} holds a {getattr(model, 'kind', type(model).__name__)!r} model, "
                              f"but it was given for method {m!r}; pass a checkpoint from `ltl train --model {want}`")

@@ -79,9 +79,10 @@ class Method(ABC):
     #: another method's models: ``ltl-refined`` runs ``ltl`` models).
     kind: ClassVar[str | None] = None
 
-    @property
-    def model_kind(self) -> str:
-        return self.kind or self.name
+    @classmethod
+    def model_kind(cls) -> str:
+        """The kind of model this learned method takes (:attr:`kind`, else its name)."""
+        return cls.kind or cls.name
 
     def __init__(self, settings: Settings | dict | None = None, *, model=None):
         if self.settings_type is None:
@@ -101,9 +102,9 @@ class Method(ABC):
             raise ValueError(f"method {self.name!r} needs a trained model: pass its checkpoint (from `ltl train "
                              f"--model {self.name}`)")
         kind = getattr(model, "kind", None)
-        if kind != self.model_kind:
+        if kind != self.model_kind():
             raise ValueError(f"the model is a {kind or type(model).__name__!r} model, but it was given for method "
-                             f"{self.name!r}; pass a checkpoint from `ltl train --model {self.model_kind}`")
+                             f"{self.name!r}; pass a checkpoint from `ltl train --model {self.model_kind()}`")
 
     # ------------------------------------------------------------------ f_vis sharing
     @property
