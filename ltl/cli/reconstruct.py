@@ -217,7 +217,7 @@ def _run_volume(args, out: Path, png: Path | None) -> int:
 
     from ..data.io import file_identity, open_projections, read_images
     from ..metrics import all_metrics
-    from ..methods.volume import VolumeSettings, reconstruct_volume
+    from ..methods.volume import reconstruct_volume
     from ..runtime import distributed as D
 
     stack = open_projections(args.scan, layout=args.layout, dataset=args.dataset, flats=args.flats, darks=args.darks)
@@ -226,10 +226,7 @@ def _run_volume(args, out: Path, png: Path | None) -> int:
     pre = preprocess_settings(args)
     if stack.darks is not None and stack.flats is None:
         raise UsageError("dark fields were given without flat fields; give --flats too")
-    try:
-        volume = VolumeSettings(batch_slices=args.batch_slices)
-    except ValueError as exc:
-        raise UsageError(f"--batch-slices: {exc}") from exc
+    volume = VolumeSettings(batch_slices=args.batch_slices)  # checked by run()
     truth = None
     if args.truth is not None:
         truth, _ = read_images(args.truth)
@@ -321,6 +318,10 @@ def run(args) -> int:
         check_out(png, args.overwrite, inputs=inputs + [out], suffixes={".png"}, option="--png")
     if args.method not in CHOICES:
         raise UsageError(f"unknown method {args.method!r}; valid methods: {', '.join(CHOICES)}")
+    try:  # checked here for every scan, though only stacks are cut into batches
+        VolumeSettings(batch_slices=args.batch_slices)
+    except ValueError as exc:
+        raise UsageError(f"--batch-slices: {exc}") from exc
     measured = [k for k in _MEASURED if getattr(args, k) not in (None, False, 0.0)]
     is_npz = Path(str(args.scan)).suffix.lower() == ".npz"
     if not (is_npz and not measured):

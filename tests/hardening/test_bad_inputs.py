@@ -359,6 +359,8 @@ cli("reconstruct-out-equals-input", f"{R} scan.npz --out scan.npz --overwrite", 
 cli("reconstruct-out-link-to-input", f"{R} scan.npz --out l.npz --overwrite", link("l.npz", "scan.npz"),
     match="input")
 cli("reconstruct-out-bad-suffix", f"{R} scan.npz --out r.xyz", match="r.xyz")
+cli("reconstruct-batch-slices-0", f"{R} scan.npz --batch-slices 0 --out r.npz", match="--batch-slices")
+cli("reconstruct-flats-npz", f"{R} scan.npz --flats scan.npz --out r.tif", match="flat and dark fields are read from")
 cli("reconstruct-out-exists", f"{R} scan.npz --out r.npz", write("r.npz", b"old"), match="exists")
 cli("reconstruct-out-folder", f"{R} scan.npz --out folder.npz", lambda w: (w / "folder.npz").mkdir(), match="folder")
 cli("reconstruct-out-dangling-link", f"{R} scan.npz --out l.npz", link("l.npz", "../outside/t.npz"), match="exists")

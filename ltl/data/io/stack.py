@@ -15,7 +15,7 @@ import numpy as np
 from ...geometry import Geometry
 from .arrays import ArraySource, MemoryArray, TiffArray, TiffPages
 from .hdf5 import HDF5_SUFFIXES, open_hdf5_scan, split_dataset
-from .tiff import is_tiff, tiff_files
+from .tiff import TIFF_SUFFIXES, is_tiff, tiff_files
 
 __all__ = ["LAYOUTS", "Projections", "ProjectionStack", "open_projections", "open_fields", "file_identity"]
 
@@ -139,8 +139,11 @@ def open_fields(path) -> ArraySource:
     unread ``(F, R, D)`` source (one image ``(R, D)`` is one field)."""
     if is_tiff(path):
         return _tiff_source(path, page2d=True)
-    src = open_hdf5_scan(path)["data"]
-    return src
+    p, _ = split_dataset(path)
+    if p.suffix.lower() not in HDF5_SUFFIXES:
+        raise ValueError(f"{path}: flat and dark fields are read from TIFF ({', '.join(TIFF_SUFFIXES)}: a file, a "
+                         f"folder or a glob) or HDF5 files ({', '.join(HDF5_SUFFIXES)})")
+    return open_hdf5_scan(path)["data"]
 
 
 def open_projections(path, *, layout: str = "projections", dataset: str | None = None, flats=None,
