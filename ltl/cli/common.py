@@ -156,22 +156,16 @@ def removed_on_failure(folder: Path):
     has written to the list this yields; on failure those files are deleted, then ``folder`` and
     the folders above it that the block created, when they are empty. A folder that existed is
     kept, and so is any file another process put there meanwhile."""
-    made = []
-    f = Path(folder).absolute()
-    while not f.exists() and not f.is_symlink() and f != f.parent:
-        made.append(f)
-        f = f.parent
+    from ..runtime.files import missing_folders, remove_empty
+
+    made = missing_folders(folder)
     written: list[Path] = []
     try:
         yield written
     except BaseException:
         for p in written:
             Path(p).unlink(missing_ok=True)
-        for d in made:  # deepest first
-            try:
-                d.rmdir()
-            except OSError:
-                break
+        remove_empty(made)
         raise
 
 

@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from typing import BinaryIO, Callable, Iterator
 
 __all__ = ["atomic_write", "atomic_path", "atomic_bytes", "temporary_sibling", "default_permissions", "json_safe",
-           "rename_noreplace", "same_file", "refuse_input_as_output", "make_output_dir", "FileLock", "LockedError"]
+           "rename_noreplace", "same_file", "refuse_input_as_output", "make_output_dir", "missing_folders",
+           "remove_empty", "FileLock", "LockedError"]
 
 
 def default_permissions(path: str | os.PathLike) -> None:
@@ -41,23 +42,32 @@ def default_permissions(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; the folders created, deepest first."""
+def missing_folders(folder: str | os.PathLike) -> list[Path]:
+    """``folder`` and those of its parents that do not exist (nor are a link), deepest first:
+    what creating ``folder`` would make, for :func:`remove_empty` to undo."""
     made = []
-    f = folder
-    while not f.exists() and f != f.parent:
+    f = Path(folder).absolute()
+    while not f.exists() and not f.is_symlink() and f != f.parent:
         made.append(f)
         f = f.parent
-    folder.mkdir(parents=True, exist_ok=True)
     return made
 
 
-def _remove_empty(folders: list[Path]) -> None:
-    for f in folders:  # deepest first
+def remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first, as :func:`missing_folders` lists them) while they are
+    empty; stop at the first that is not (another process's file keeps it)."""
+    for f in folders:
         try:
             f.rmdir()
         except OSError:
             break
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the folders created, deepest first."""
+    made = missing_folders(folder)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return made
 
 
 def temporary_sibling(path: Path, suffix: str = ".tmp") -> Path:
@@ -152,7 +162,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None], *, 
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        _remove_empty(made)
+        remove_empty(made)
         raise
     return p
 
@@ -200,7 +210,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp", *, replace: bool 
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        _remove_empty(made)
+        remove_empty(made)
         raise
 
 
@@ -307,7 +317,7 @@ class FileLock:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError:
-            _remove_empty(self._made)
+            remove_empty(self._made)
             raise
         try:
             import fcntl
@@ -319,7 +329,7 @@ class FileLock:
             except OSError:
                 who = _read_holder(fd) or "another process"
                 os.close(fd)
-                _remove_empty(self._made)
+                remove_empty(self._made)
                 raise LockedError(f"{self.path} is being written by {who}; wait for it to finish, or stop it "
                                   f"(its work is kept and the command resumes)") from None
         import socket
@@ -339,7 +349,7 @@ class FileLock:
             self.lock_path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
-            _remove_empty(self._made)  # the folders made for the lock, when nothing else was put there
+            remove_empty(self._made)  # the folders made for the lock, when nothing else was put there
 
 
 def _read_holder(fd: int) -> str | None:
